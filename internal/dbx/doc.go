@@ -1,0 +1,7 @@
+// Package dbx is the one way xckit opens a database: DSN parsing and redaction,
+// dialect detection from the server (openGauss, PostgreSQL, MySQL/MariaDB), the SQL
+// differences between them, and openGauss's own password handshakes (sha256,
+// md5_sha256, sm3) answered underneath pgx.
+//
+// It may import only the standard library and the database drivers.
+package dbx

@@ -1,0 +1,103 @@
+package dbx
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"sync"
+)
+
+// gaussAuthConn sits between pgx and the server during startup. It answers
+// openGauss's own authentication requests (sha256, md5_sha256, sm3), which pgx does
+// not understand, and passes every other byte through unchanged. Once authentication
+// has finished, or the server turns out to speak PostgreSQL's SASL, it is a plain
+// pass-through.
+type gaussAuthConn struct {
+	net.Conn
+	user, password string
+
+	mu      sync.Mutex
+	through bool   // startup is over: pass bytes straight through
+	pending []byte // bytes read from the server, not yet examined
+	ready   []byte // examined bytes waiting for pgx
+}
+
+func newGaussAuthConn(c net.Conn, user, password string) *gaussAuthConn {
+	return &gaussAuthConn{Conn: c, user: user, password: password}
+}
+
+func (c *gaussAuthConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.ready) == 0 {
+		if c.through {
+			if len(c.pending) > 0 {
+				c.ready, c.pending = c.pending, nil
+				break
+			}
+			return c.Conn.Read(p)
+		}
+		if err := c.examine(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, c.ready)
+	c.ready = c.ready[n:]
+	return n, nil
+}
+
+// examine reads until one whole server message is available and decides its fate.
+func (c *gaussAuthConn) examine() error {
+	for len(c.pending) < 5 || len(c.pending) < 1+int(binary.BigEndian.Uint32(c.pending[1:5])) {
+		buf := make([]byte, 8192)
+		n, err := c.Conn.Read(buf)
+		c.pending = append(c.pending, buf[:n]...)
+		if err != nil {
+			if n > 0 {
+				continue
+			}
+			// Hand over what we have; pgx reports the broken connection.
+			c.through = true
+			if len(c.pending) > 0 {
+				return nil
+			}
+			return err
+		}
+	}
+	size := 1 + int(binary.BigEndian.Uint32(c.pending[1:5]))
+	msg := c.pending[:size]
+	if msg[0] != 'R' {
+		// ErrorResponse, NegotiateProtocolVersion, ...: not ours.
+		c.through = true
+		return nil
+	}
+	body := msg[5:]
+	if len(body) >= 4 && binary.BigEndian.Uint32(body) == authOK {
+		c.through = true
+		return nil
+	}
+	reply, handled, err := gaussAnswer(body, c.user, c.password)
+	if err != nil {
+		return err
+	}
+	if !handled {
+		// PostgreSQL's own request (md5, SCRAM, ...): pgx answers it. A SASL exchange
+		// reuses codes 11 and 12, so after it nothing here may be reinterpreted.
+		c.through = true
+		return nil
+	}
+	c.pending = c.pending[size:]
+	return c.writePassword(reply)
+}
+
+func (c *gaussAuthConn) writePassword(reply string) error {
+	out := make([]byte, 0, 6+len(reply))
+	out = append(out, 'p')
+	out = binary.BigEndian.AppendUint32(out, uint32(4+len(reply)+1))
+	out = append(out, reply...)
+	out = append(out, 0)
+	if _, err := c.Conn.Write(out); err != nil {
+		return fmt.Errorf("openGauss auth: send password message: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,150 @@
+package dbx
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// DB is an open database with its detected dialect.
+type DB struct {
+	*sql.DB
+	DSN     DSN
+	Dialect Dialect
+}
+
+// Options tunes Open. The zero value is fine.
+type Options struct {
+	ConnectTimeout time.Duration // default 5s
+	MaxOpenConns   int           // default database/sql's (unlimited)
+	AppName        string        // application_name / connection attribute
+}
+
+// Open connects to the database named by a DSN URL, checks that it answers, and detects
+// its dialect from the server's version banner. Errors never contain the password.
+func Open(ctx context.Context, raw string, opt Options) (*DB, error) {
+	d, err := ParseDSN(raw)
+	if err != nil {
+		return nil, err
+	}
+	return OpenDSN(ctx, d, opt)
+}
+
+// OpenDSN is Open for an already parsed DSN.
+func OpenDSN(ctx context.Context, d DSN, opt Options) (*DB, error) {
+	if opt.ConnectTimeout <= 0 {
+		opt.ConnectTimeout = 5 * time.Second
+	}
+	var (
+		db  *sql.DB
+		err error
+	)
+	switch d.Family {
+	case FamilyPostgres:
+		db, err = openPostgres(d, opt)
+	case FamilyMySQL:
+		db, err = openMySQL(d, opt)
+	default:
+		err = fmt.Errorf("unknown database family %q", d.Family)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", d, err)
+	}
+	if opt.MaxOpenConns > 0 {
+		db.SetMaxOpenConns(opt.MaxOpenConns)
+		db.SetMaxIdleConns(opt.MaxOpenConns)
+	}
+	pctx, cancel := context.WithTimeout(ctx, opt.ConnectTimeout)
+	defer cancel()
+	var banner string
+	if err := db.QueryRowContext(pctx, "SELECT version()").Scan(&banner); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %s", d, Redact(sanitize(err, d.Password).Error()))
+	}
+	dia, err := DetectDialect(d.Family, banner)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s: %w", d, err)
+	}
+	return &DB{DB: db, DSN: d, Dialect: dia}, nil
+}
+
+func openPostgres(d DSN, opt Options) (*sql.DB, error) {
+	u := d
+	u.Scheme = "postgres" // pgx knows postgres:// only; opengauss:// is ours
+	u.Params = cloneValues(d.Params)
+	if u.Params.Get("sslmode") == "" {
+		u.Params.Set("sslmode", "disable") // sites ask for TLS explicitly with ?sslmode=require
+	}
+	if opt.AppName != "" && u.Params.Get("application_name") == "" {
+		u.Params.Set("application_name", opt.AppName)
+	}
+	u.Params.Set("connect_timeout", fmt.Sprint(int(opt.ConnectTimeout.Seconds()+0.5)))
+	cfg, err := pgx.ParseConfig(u.URL())
+	if err != nil {
+		return nil, errors.New(Redact(sanitize(err, d.Password).Error()))
+	}
+	user, password := cfg.User, cfg.Password
+	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
+		return newGaussAuthConn(conn, user, password), nil
+	}
+	return stdlib.OpenDB(*cfg), nil
+}
+
+func openMySQL(d DSN, opt Options) (*sql.DB, error) {
+	cfg := mysql.NewConfig()
+	cfg.User, cfg.Passwd = d.User, d.Password
+	cfg.Net, cfg.Addr = "tcp", fmt.Sprintf("%s:%d", d.Host, d.Port)
+	if s := d.Params.Get("socket"); s != "" {
+		cfg.Net, cfg.Addr = "unix", s
+	}
+	cfg.DBName = d.Database
+	cfg.ParseTime = true
+	cfg.Timeout = opt.ConnectTimeout
+	cfg.Params = map[string]string{}
+	for k, v := range d.Params {
+		if k == "socket" || len(v) == 0 {
+			continue
+		}
+		cfg.Params[k] = v[0]
+	}
+	if _, ok := cfg.Params["charset"]; !ok {
+		cfg.Params["charset"] = "utf8mb4"
+	}
+	conn, err := mysql.NewConnector(cfg)
+	if err != nil {
+		return nil, errors.New(Redact(sanitize(err, d.Password).Error()))
+	}
+	return sql.OpenDB(conn), nil
+}
+
+// sanitize removes a literal password from a driver's error text.
+func sanitize(err error, password string) error {
+	if password == "" || !strings.Contains(err.Error(), password) {
+		return err
+	}
+	return errors.New(strings.ReplaceAll(err.Error(), password, "xxxxx"))
+}
+
+// IsUniqueViolation reports whether err is a duplicate-key error on any engine
+// (SQLSTATE 23505, MySQL error 1062): portable code treats it as "already done".
+func IsUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		return myErr.Number == 1062
+	}
+	return false
+}
