@@ -111,14 +111,18 @@ func openMySQL(d DSN, opt Options) (*sql.DB, error) {
 	cfg.ParseTime = true
 	cfg.Timeout = opt.ConnectTimeout
 	cfg.Params = map[string]string{}
+	charset := "utf8mb4"
 	for k, v := range d.Params {
-		if k == "socket" || len(v) == 0 {
-			continue
+		switch {
+		case len(v) == 0 || k == "socket":
+		case k == "charset":
+			charset = v[0]
+		default:
+			cfg.Params[k] = v[0] // sent as session variables
 		}
-		cfg.Params[k] = v[0]
 	}
-	if _, ok := cfg.Params["charset"]; !ok {
-		cfg.Params["charset"] = "utf8mb4"
+	if err := cfg.Apply(mysql.Charset(charset, "")); err != nil {
+		return nil, fmt.Errorf("charset %q: %w", charset, err)
 	}
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// Exit codes: 0 ok, 1 the operation found a failure, 2 usage or could not run.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+// exitError carries an exit code out of an action.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// failed is the result "ran, and found a failure" (exit 1).
+func failed(format string, args ...any) error {
+	return &exitError{code: exitFailure, err: fmt.Errorf(format, args...)}
+}
+
+// usage is the result "wrong input" (exit 2).
+func usage(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// globalFlags are accepted before and after the subcommand (see normalizeArgs).
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "profile", Usage: "profile `NAME` (embedded) or FILE", Value: "lab", EnvVars: []string{"XCKIT_PROFILE"}},
+		&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "result format: text or json", Value: "text"},
+		&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (logs go to stderr)", Value: "info"},
+	}
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:  "xckit",
+		Usage: "move a payment platform onto Kunpeng / Kylin / openGauss, and back, safely",
+		Description: `xckit checks hosts and databases, installs the payment platform onto openGauss,
+keeps the legacy database in step by CDC, proves the acceptance figures, and cuts
+over or rolls back in one command. Global flags may come before or after the command.
+
+Example:
+   xckit lab up && xckit lab status -o json`,
+		Flags:                globalFlags(),
+		Writer:               stdout,
+		ErrWriter:            stderr,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		Before: func(c *cli.Context) error {
+			if _, err := outputFormat(c); err != nil {
+				return err
+			}
+			_, err := parseLevel(c.String("log-level"))
+			return err
+		},
+		Commands: []*cli.Command{versionCommand(), profileCommand(), labCommand()},
+	}
+	setUsageErrors(app.Commands)
+	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%v (see xckit --help)", err) }
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		fmt.Fprintf(c.App.ErrWriter, "xckit: unknown command %q: see xckit --help\n", name)
+		notFound = true
+	}
+	return app
+}
+
+var notFound bool
+
+func setUsageErrors(cmds []*cli.Command) {
+	for _, c := range cmds {
+		name := c.Name
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return usage("%s: %v (see xckit %s --help)", name, err, name)
+		}
+		setUsageErrors(c.Subcommands)
+	}
+}
+
+// run is main without os.Exit, for tests.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	notFound = false
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, normalizeArgs(app, args))
+	if notFound {
+		return exitUsage
+	}
+	if err == nil {
+		return exitOK
+	}
+	msg := dbx.Redact(err.Error())
+	fmt.Fprintln(stderr, "xckit: "+strings.ReplaceAll(msg, "\n", "\n  "))
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return exitUsage
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return l, usage("--log-level %q: use debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// logger writes to stderr at the level of --log-level.
+func logger(c *cli.Context) *slog.Logger {
+	l, _ := parseLevel(c.String("log-level"))
+	return slog.New(slog.NewTextHandler(c.App.ErrWriter, &slog.HandlerOptions{Level: l}))
+}
+
+func outputFormat(c *cli.Context) (string, error) {
+	switch o := c.String("output"); o {
+	case "text", "json":
+		return o, nil
+	default:
+		return "", usage("--output %q: use text or json", o)
+	}
+}

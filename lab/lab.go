@@ -1,0 +1,302 @@
+package lab
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Default ports of the lab's parts (loopback only).
+const (
+	DefaultGaussPort  = 25432
+	DefaultLegacyPort = 23306
+	DefaultLBPort     = 28000
+	DefaultDir        = ".xckit-lab"
+)
+
+// Options says where the lab lives. Ports apply when the lab is first created; an
+// existing lab keeps the ports recorded in its state file.
+type Options struct {
+	Dir        string
+	GaussPort  int
+	LegacyPort int
+	LBPort     int
+	Log        *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	if o.Dir == "" {
+		o.Dir = DefaultDir
+	}
+	if abs, err := filepath.Abs(o.Dir); err == nil {
+		o.Dir = abs
+	}
+	if o.GaussPort == 0 {
+		o.GaussPort = DefaultGaussPort
+	}
+	if o.LegacyPort == 0 {
+		o.LegacyPort = DefaultLegacyPort
+	}
+	if o.LBPort == 0 {
+		o.LBPort = DefaultLBPort
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
+
+// State is the lab's record of itself, <dir>/lab.json (mode 0600: it holds the lab's
+// passwords).
+type State struct {
+	Dir              string    `json:"dir"`
+	GaussPort        int       `json:"gauss_port"`
+	LegacyPort       int       `json:"legacy_port"`
+	LBPort           int       `json:"lb_port"`
+	GaussAdminUser   string    `json:"gauss_admin_user"`
+	GaussAdminPass   string    `json:"gauss_admin_password"`
+	AppUser          string    `json:"app_user"`
+	GaussAppPass     string    `json:"gauss_app_password"`
+	LegacyAdminUser  string    `json:"legacy_admin_user"`
+	LegacyAdminPass  string    `json:"legacy_admin_password"`
+	LegacyAppPass    string    `json:"legacy_app_password"`
+	Database         string    `json:"database"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+func statePath(dir string) string { return filepath.Join(dir, "lab.json") }
+
+// loadState reads the state file; ok is false when the lab was never created.
+func loadState(dir string) (State, bool, error) {
+	b, err := os.ReadFile(statePath(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return State{}, false, nil
+	}
+	if err != nil {
+		return State{}, false, fmt.Errorf("read lab state: %w", err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return State{}, false, fmt.Errorf("lab state %s is damaged (%v): run `xckit lab down --purge --dir %s` and start again", statePath(dir), err, dir)
+	}
+	return s, true, nil
+}
+
+// writeFileAtomic writes data to file through a fsynced temporary file and a rename,
+// so that the file is never seen half-written.
+func writeFileAtomic(file string, data []byte, mode os.FileMode) error {
+	tmp := file + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
+}
+
+func saveState(s State) error {
+	b, _ := json.MarshalIndent(s, "", "  ")
+	if err := writeFileAtomic(statePath(s.Dir), b, 0o600); err != nil {
+		return fmt.Errorf("write lab state: %w", err)
+	}
+	return nil
+}
+
+func password() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return "Xc" + hex.EncodeToString(b)
+}
+
+// ensureState loads the lab's state or creates it with fresh passwords.
+func ensureState(o Options) (State, error) {
+	s, ok, err := loadState(o.Dir)
+	if err != nil || ok {
+		return s, err
+	}
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return State{}, fmt.Errorf("create lab directory: %w", err)
+	}
+	s = State{
+		Dir: o.Dir, GaussPort: o.GaussPort, LegacyPort: o.LegacyPort, LBPort: o.LBPort,
+		GaussAdminUser: "xcadmin", GaussAdminPass: password(),
+		AppUser: "pay", GaussAppPass: password(),
+		LegacyAdminUser: "xcadmin", LegacyAdminPass: password(), LegacyAppPass: password(),
+		Database: "payd", CreatedAt: time.Now().UTC().Truncate(time.Second),
+	}
+	return s, saveState(s)
+}
+
+// Part is one running piece of the lab.
+type Part struct {
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	PID     int    `json:"pid"`
+	Port    int    `json:"port"`
+	Running bool   `json:"running"`
+	Healthy bool   `json:"healthy"`
+	Detail  string `json:"detail"`
+}
+
+// Status is the state of the whole lab.
+type Status struct {
+	Dir   string `json:"dir"`
+	Parts []Part `json:"parts"`
+}
+
+// Healthy reports whether every part answers.
+func (s Status) Healthy() bool {
+	for _, p := range s.Parts {
+		if !p.Healthy {
+			return false
+		}
+	}
+	return len(s.Parts) > 0
+}
+
+// part is what each component implements.
+type part interface {
+	name() string
+	up(ctx context.Context) error
+	down(ctx context.Context) error
+	status(ctx context.Context) Part
+}
+
+func parts(s State, log *slog.Logger) ([]part, error) {
+	g, err := newGauss(s, log)
+	if err != nil {
+		return nil, err
+	}
+	return []part{g, newLegacy(s, log), newLB(s, log)}, nil
+}
+
+// Up creates and starts whatever is missing and waits until every part answers.
+// Running it twice changes nothing.
+func Up(ctx context.Context, o Options) (Status, error) {
+	o = o.withDefaults()
+	s, err := ensureState(o)
+	if err != nil {
+		return Status{}, err
+	}
+	ps, err := parts(s, o.Log)
+	if err != nil {
+		return Status{}, err
+	}
+	for _, p := range ps {
+		o.Log.Info("lab: bringing up", "part", p.name())
+		if err := p.up(ctx); err != nil {
+			return Status{}, fmt.Errorf("lab %s: %w", p.name(), err)
+		}
+	}
+	st := statusOf(ctx, s, ps)
+	if !st.Healthy() {
+		return st, fmt.Errorf("lab is up but not healthy: see `xckit lab status --dir %s`", s.Dir)
+	}
+	return st, nil
+}
+
+// Down stops every lab process by pid; purge also removes the directory.
+func Down(ctx context.Context, o Options, purge bool) error {
+	o = o.withDefaults()
+	s, ok, err := loadState(o.Dir)
+	if err != nil && !purge {
+		return err
+	}
+	if ok {
+		ps, err := parts(s, o.Log)
+		if err != nil {
+			return err
+		}
+		var errs []error
+		for i := len(ps) - 1; i >= 0; i-- {
+			o.Log.Info("lab: stopping", "part", ps[i].name())
+			if err := ps[i].down(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("lab %s: %w", ps[i].name(), err))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	if purge {
+		if err := os.RemoveAll(o.Dir); err != nil {
+			return fmt.Errorf("remove lab directory: %w", err)
+		}
+	}
+	return nil
+}
+
+// StatusOf reports every part; a lab that was never created has no parts.
+func StatusOf(ctx context.Context, o Options) (Status, error) {
+	o = o.withDefaults()
+	s, ok, err := loadState(o.Dir)
+	if err != nil {
+		return Status{}, err
+	}
+	if !ok {
+		return Status{Dir: o.Dir}, nil
+	}
+	ps, err := parts(s, o.Log)
+	if err != nil {
+		return Status{}, err
+	}
+	return statusOf(ctx, s, ps), nil
+}
+
+func statusOf(ctx context.Context, s State, ps []part) Status {
+	st := Status{Dir: s.Dir}
+	for _, p := range ps {
+		st.Parts = append(st.Parts, p.status(ctx))
+	}
+	return st
+}
+
+// Env is how programs and people reach the lab.
+type Env struct {
+	GaussDSN       string `json:"gauss_dsn"`
+	GaussAdminDSN  string `json:"gauss_admin_dsn"`
+	LegacyDSN      string `json:"legacy_dsn"`
+	LegacyAdminDSN string `json:"legacy_admin_dsn"`
+	LBURL          string `json:"lb_url"`
+}
+
+// EnvOf returns the DSNs (with passwords: they are the lab's own) and URLs.
+func EnvOf(o Options) (Env, error) {
+	o = o.withDefaults()
+	s, ok, err := loadState(o.Dir)
+	if err != nil {
+		return Env{}, err
+	}
+	if !ok {
+		return Env{}, fmt.Errorf("no lab in %s: run `xckit lab up` first", o.Dir)
+	}
+	return s.env(), nil
+}
+
+func (s State) env() Env {
+	return Env{
+		GaussDSN:       fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.GaussAppPass, s.GaussPort, s.Database),
+		GaussAdminDSN:  fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/postgres", s.GaussAdminUser, s.GaussAdminPass, s.GaussPort),
+		LegacyDSN:      fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.LegacyAppPass, s.LegacyPort, s.Database),
+		LegacyAdminDSN: fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/", s.LegacyAdminUser, s.LegacyAdminPass, s.LegacyPort),
+		LBURL:          fmt.Sprintf("http://127.0.0.1:%d", s.LBPort),
+	}
+}

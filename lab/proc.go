@@ -1,0 +1,206 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// packageOf names the Debian package that provides a lab binary.
+var packageOf = map[string]string{
+	"initdb": "postgresql-15", "pg_ctl": "postgresql-15", "postgres": "postgresql-15",
+	"mariadbd": "mariadb-server", "mariadb-install-db": "mariadb-server",
+	"nginx": "nginx", "runuser": "util-linux",
+}
+
+// findBinary looks a program up on PATH, in the system sbin directories and in
+// PostgreSQL's versioned directory (Debian keeps initdb out of PATH).
+func findBinary(name string) (string, error) {
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	dirs := []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
+	if pg, _ := filepath.Glob("/usr/lib/postgresql/*/bin"); len(pg) > 0 {
+		sort.Sort(sort.Reverse(sort.StringSlice(pg)))
+		dirs = append(pg, dirs...)
+	}
+	for _, d := range dirs {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	pkg := packageOf[name]
+	if pkg == "" {
+		pkg = "the package that provides it"
+	}
+	return "", fmt.Errorf("%s not found: install it with `apt-get install %s` (or run `make setup`)", name, pkg)
+}
+
+// runAs describes who runs a lab process. PostgreSQL refuses to run as root, so as
+// root it runs as an unprivileged user through runuser.
+type runAs struct {
+	name     string // "" means the current user
+	uid, gid int
+}
+
+func (r runAs) command(ctx context.Context, bin string, args ...string) (*exec.Cmd, error) {
+	if r.name == "" {
+		return exec.CommandContext(ctx, bin, args...), nil
+	}
+	ru, err := findBinary("runuser")
+	if err != nil {
+		return nil, err
+	}
+	return exec.CommandContext(ctx, ru, append([]string{"-u", r.name, "--", bin}, args...)...), nil
+}
+
+// unprivileged picks the user PostgreSQL runs as when we are root.
+func unprivileged() (runAs, error) {
+	if os.Geteuid() != 0 {
+		return runAs{}, nil
+	}
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		return runAs{name: name, uid: uid, gid: gid}, nil
+	}
+	return runAs{}, errors.New("running as root, but neither a postgres nor a nobody user exists for PostgreSQL to run as: install postgresql-15 (it creates postgres)")
+}
+
+// run executes a command and returns a clear error with its output tail.
+func run(cmd *exec.Cmd) error {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %w: %s", filepath.Base(cmd.Args[0])+" "+strings.Join(cmd.Args[1:min(len(cmd.Args), 4)], " "), err, tail(out.String(), 800))
+	}
+	return nil
+}
+
+func tail(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		s = "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// readPID reads the first line of a pid file; 0 when there is none.
+func readPID(file string) int {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, _ := strconv.Atoi(strings.TrimSpace(line))
+	return pid
+}
+
+// alive reports whether pid runs a program whose name contains comm (not a zombie).
+func alive(pid int, comm string) bool {
+	if pid <= 0 {
+		return false
+	}
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || closing < open || closing+2 >= len(s) {
+		return false
+	}
+	if s[closing+2] == 'Z' {
+		return false
+	}
+	return comm == "" || strings.Contains(s[open+1:closing], comm)
+}
+
+// stopPID signals pid and waits until it is gone, escalating to SIGKILL after grace.
+func stopPID(pid int, comm string, sig syscall.Signal, grace time.Duration) error {
+	if !alive(pid, comm) {
+		return nil
+	}
+	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		return fmt.Errorf("signal %s pid %d: %w", comm, pid, err)
+	}
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if !alive(pid, comm) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	for range 100 {
+		if !alive(pid, comm) {
+			return fmt.Errorf("%s pid %d did not stop within %s and was killed", comm, pid, grace)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s pid %d survives SIGKILL", comm, pid)
+}
+
+// portFree reports whether nothing listens on 127.0.0.1:port.
+func portFree(port int) bool {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 300*time.Millisecond)
+	if err != nil {
+		return true
+	}
+	c.Close()
+	return false
+}
+
+// waitFor polls check until it succeeds or the timeout passes.
+func waitFor(ctx context.Context, what string, timeout time.Duration, check func() error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var last error
+	for {
+		if last = check(); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s did not become ready within %s: %w", what, timeout, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// reachable checks that user u can walk down to dir (PostgreSQL, running as its own
+// user, must reach its data directory through every parent).
+func reachable(dir string, u runAs) error {
+	if u.name == "" {
+		return nil
+	}
+	abs, _ := filepath.Abs(dir)
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if st.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("the %s user cannot reach %s: %s is not searchable by others (chmod o+x %s, or choose --dir elsewhere)", u.name, abs, p, p)
+		}
+		if p == "/" {
+			return nil
+		}
+	}
+}
