@@ -57,19 +57,19 @@ func (o Options) withDefaults() Options {
 // State is the lab's record of itself, <dir>/lab.json (mode 0600: it holds the lab's
 // passwords).
 type State struct {
-	Dir              string    `json:"dir"`
-	GaussPort        int       `json:"gauss_port"`
-	LegacyPort       int       `json:"legacy_port"`
-	LBPort           int       `json:"lb_port"`
-	GaussAdminUser   string    `json:"gauss_admin_user"`
-	GaussAdminPass   string    `json:"gauss_admin_password"`
-	AppUser          string    `json:"app_user"`
-	GaussAppPass     string    `json:"gauss_app_password"`
-	LegacyAdminUser  string    `json:"legacy_admin_user"`
-	LegacyAdminPass  string    `json:"legacy_admin_password"`
-	LegacyAppPass    string    `json:"legacy_app_password"`
-	Database         string    `json:"database"`
-	CreatedAt        time.Time `json:"created_at"`
+	Dir             string    `json:"dir"`
+	GaussPort       int       `json:"gauss_port"`
+	LegacyPort      int       `json:"legacy_port"`
+	LBPort          int       `json:"lb_port"`
+	GaussAdminUser  string    `json:"gauss_admin_user"`
+	GaussAdminPass  string    `json:"gauss_admin_password"`
+	AppUser         string    `json:"app_user"`
+	GaussAppPass    string    `json:"gauss_app_password"`
+	LegacyAdminUser string    `json:"legacy_admin_user"`
+	LegacyAdminPass string    `json:"legacy_admin_password"`
+	LegacyAppPass   string    `json:"legacy_app_password"`
+	Database        string    `json:"database"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 func statePath(dir string) string { return filepath.Join(dir, "lab.json") }

@@ -17,6 +17,16 @@ import (
 	"time"
 )
 
+// searchDirs are looked in after PATH; a variable so tests can empty it.
+var searchDirs = func() []string {
+	dirs := []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
+	if pg, _ := filepath.Glob("/usr/lib/postgresql/*/bin"); len(pg) > 0 {
+		sort.Sort(sort.Reverse(sort.StringSlice(pg)))
+		dirs = append(pg, dirs...)
+	}
+	return dirs
+}
+
 // packageOf names the Debian package that provides a lab binary.
 var packageOf = map[string]string{
 	"initdb": "postgresql-15", "pg_ctl": "postgresql-15", "postgres": "postgresql-15",
@@ -30,12 +40,7 @@ func findBinary(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	dirs := []string{"/usr/sbin", "/sbin", "/usr/local/sbin"}
-	if pg, _ := filepath.Glob("/usr/lib/postgresql/*/bin"); len(pg) > 0 {
-		sort.Sort(sort.Reverse(sort.StringSlice(pg)))
-		dirs = append(pg, dirs...)
-	}
-	for _, d := range dirs {
+	for _, d := range searchDirs() {
 		p := filepath.Join(d, name)
 		if st, err := os.Stat(p); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
 			return p, nil

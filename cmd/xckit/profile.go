@@ -83,8 +83,8 @@ func profileValidate(c *cli.Context) error {
 		return usage("profile validate needs at least one FILE")
 	}
 	type result struct {
-		File   string               `json:"file"`
-		Valid  bool                 `json:"valid"`
+		File   string                `json:"file"`
+		Valid  bool                  `json:"valid"`
 		Errors []profiles.FieldError `json:"errors,omitempty"`
 	}
 	var results []result

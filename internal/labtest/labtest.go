@@ -1,0 +1,77 @@
+package labtest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xckit/xckit/lab"
+)
+
+// Ports of the test lab: apart from the default lab's, so that a developer's running
+// lab and the tests never meet.
+const (
+	GaussPort  = 35432
+	LegacyPort = 33306
+	LBPort     = 38000
+)
+
+// Dir is where the test lab lives: $XCKIT_TEST_LAB_DIR, else <tmp>/xckit-testlab (a
+// directory every user can traverse, as PostgreSQL's own user must when run as root).
+func Dir() string {
+	if d := os.Getenv("XCKIT_TEST_LAB_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(os.TempDir(), "xckit-testlab")
+}
+
+// Options are the test lab's lab options.
+func Options() lab.Options {
+	return lab.Options{Dir: Dir(), GaussPort: GaussPort, LegacyPort: LegacyPort, LBPort: LBPort}
+}
+
+var (
+	once  sync.Once
+	env   lab.Env
+	upErr error
+)
+
+// Ensure brings the test lab up (or finds it up) and returns how to reach it.
+func Ensure(t testing.TB) lab.Env {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs the lab (real PostgreSQL, MariaDB, nginx); run without -short")
+	}
+	once.Do(func() { env, upErr = up() })
+	if upErr != nil {
+		t.Fatalf("test lab: %v", upErr)
+	}
+	return env
+}
+
+func up() (lab.Env, error) {
+	dir := Dir()
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return lab.Env{}, err
+	}
+	lock, err := os.OpenFile(dir+".lock", os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return lab.Env{}, err
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return lab.Env{}, fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if _, err := lab.Up(ctx, Options()); err != nil {
+		return lab.Env{}, err
+	}
+	return lab.EnvOf(Options())
+}

@@ -1,0 +1,126 @@
+package lab
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestLifecycle builds a lab of its own (own directory and ports), checks that up is
+// idempotent, that every part answers, and that down leaves no process behind.
+func TestLifecycle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: starts PostgreSQL, MariaDB and nginx; run without -short")
+	}
+	dir, err := os.MkdirTemp("", "xckit-lab-lifecycle-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755) // PostgreSQL's own user must traverse it when we are root
+	o := Options{Dir: dir, GaussPort: 45432, LegacyPort: 43306, LBPort: 48000}
+	t.Cleanup(func() {
+		Down(context.Background(), o, true)
+		os.RemoveAll(dir)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	first, err := Up(ctx, o)
+	if err != nil {
+		t.Fatalf("up: %v", err)
+	}
+	pids := map[string]int{}
+	for _, p := range first.Parts {
+		if !p.Healthy || p.PID == 0 {
+			t.Errorf("%s after up: %+v", p.Name, p)
+		}
+		pids[p.Name] = p.PID
+	}
+	if len(pids) != 3 {
+		t.Fatalf("parts: %+v", first.Parts)
+	}
+	st, _ := os.Stat(statePath(dir))
+	if st == nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("lab.json holds passwords and must be 0600: %v", st)
+	}
+
+	second, err := Up(ctx, o)
+	if err != nil {
+		t.Fatalf("second up: %v", err)
+	}
+	for _, p := range second.Parts {
+		if p.PID != pids[p.Name] {
+			t.Errorf("second up restarted %s: pid %d -> %d", p.Name, pids[p.Name], p.PID)
+		}
+	}
+
+	env, err := EnvOf(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(env.GaussDSN, ":45432/payd") || !strings.Contains(env.LegacyDSN, ":43306/payd") || env.LBURL != "http://127.0.0.1:48000" {
+		t.Errorf("env: %+v", env)
+	}
+	resp, err := http.Get(env.LBURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "no payment platform is routed") {
+		t.Errorf("lb before any platform: %d %s", resp.StatusCode, body)
+	}
+
+	if err := Down(ctx, o, false); err != nil {
+		t.Fatalf("down: %v", err)
+	}
+	for name, pid := range pids {
+		if alive(pid, "") {
+			t.Errorf("%s pid %d still runs after down", name, pid)
+		}
+	}
+	after, err := StatusOf(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Healthy() {
+		t.Error("status after down says healthy")
+	}
+	if err := Down(ctx, o, true); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("purge left %s", dir)
+	}
+}
+
+func TestMissingBinaryNamesPackage(t *testing.T) {
+	t.Setenv("PATH", t.TempDir())
+	saved := searchDirs
+	searchDirs = func() []string { return nil }
+	t.Cleanup(func() { searchDirs = saved })
+	for bin, pkg := range map[string]string{"mariadbd": "mariadb-server", "nginx": "nginx", "initdb": "postgresql-15"} {
+		_, err := findBinary(bin)
+		if err == nil || !strings.Contains(err.Error(), "apt-get install "+pkg) {
+			t.Errorf("%s: %v", bin, err)
+		}
+	}
+	_, err := findBinary("xckit-no-such-tool")
+	if err == nil || !strings.Contains(err.Error(), "xckit-no-such-tool not found") {
+		t.Errorf("unknown binary: %v", err)
+	}
+}
+
+func TestDamagedStateIsAClearError(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(statePath(dir), []byte("{not json"), 0o600)
+	_, err := StatusOf(context.Background(), Options{Dir: dir})
+	if err == nil || !strings.Contains(err.Error(), "lab down --purge") {
+		t.Errorf("damaged state: %v", err)
+	}
+}
