@@ -31,8 +31,9 @@ func labOptions(c *cli.Context) lab.Options {
 
 func labCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "lab",
-		Usage: "the local world: openGauss stand-in, legacy MariaDB, nginx balancer",
+		Name:      "lab",
+		Usage:     "the local world: openGauss stand-in, legacy MariaDB, nginx balancer",
+		UsageText: "xckit lab up|down|status|env [--dir DIR]\n\nExample:\n   xckit lab up && xckit lab status -o json",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "up",

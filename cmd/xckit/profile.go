@@ -12,8 +12,9 @@ import (
 
 func profileCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "profile",
-		Usage: "list, show and validate site profiles",
+		Name:      "profile",
+		Usage:     "list, show and validate site profiles",
+		UsageText: "xckit profile list|show|validate ...\n\nExample:\n   xckit profile show kunpeng920-euleros2 -o json",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "list",
@@ -24,7 +25,7 @@ func profileCommand() *cli.Command {
 			{
 				Name:      "show",
 				Usage:     "print a profile resolved (after extends)",
-				UsageText: "xckit profile show NAME|FILE [-o json]\n\nExample:\n   xckit profile show kunpeng920-kylinv10",
+				UsageText: "xckit profile show [NAME|FILE] [-o json]   (default: --profile)\n\nExample:\n   xckit profile show kunpeng920-kylinv10",
 				Action:    profileShow,
 			},
 			{
@@ -61,10 +62,14 @@ func profileList(c *cli.Context) error {
 }
 
 func profileShow(c *cli.Context) error {
-	if c.NArg() != 1 {
-		return usage("profile show needs one profile NAME or FILE (xckit profile list shows the names)")
+	ref := c.String("profile") // --profile, default lab
+	switch {
+	case c.NArg() == 1:
+		ref = c.Args().First()
+	case c.NArg() > 1:
+		return usage("profile show takes one profile NAME or FILE (xckit profile list shows the names)")
 	}
-	p, err := profiles.Load(c.Args().First())
+	p, err := profiles.Load(ref)
 	if err != nil {
 		return profileError(err)
 	}
