@@ -1,0 +1,72 @@
+package platform
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Client calls payd's API with signed requests. It is what xckit's bench, smoke tests
+// and demo use, and an example for a site's own clients (docs/api.md).
+type Client struct {
+	BaseURL    string
+	Merchant   string
+	Key        string
+	SignMethod string // hmac-sha256 (default) or hmac-sm3
+	HTTP       *http.Client
+}
+
+// Response is one API answer.
+type Response struct {
+	Status       int
+	Body         []byte
+	PlatformTime time.Duration // from X-Platform-Time-Us
+	Replay       bool          // X-Idempotent-Replay
+	RetryAfter   string
+}
+
+// Decode reads the JSON body into v.
+func (r *Response) Decode(v any) error { return json.Unmarshal(r.Body, v) }
+
+// Do sends a signed request with a JSON body (nil for none).
+func (c *Client) Do(ctx context.Context, method, path string, body any) (*Response, error) {
+	var raw []byte
+	if body != nil {
+		var err error
+		if raw, err = json.Marshal(body); err != nil {
+			return nil, err
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, bytes.NewReader(raw))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	SignRequest(req, c.Merchant, c.Key, c.SignMethod, raw, time.Now())
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read answer: %w", method, path, err)
+	}
+	us, _ := strconv.ParseInt(resp.Header.Get(HeaderPlatformTime), 10, 64)
+	return &Response{Status: resp.StatusCode, Body: b, PlatformTime: time.Duration(us) * time.Microsecond,
+		Replay: resp.Header.Get("X-Idempotent-Replay") == "true", RetryAfter: resp.Header.Get("Retry-After")}, nil
+}
+
+// Pay posts a payment.
+func (c *Client) Pay(ctx context.Context, p PaymentRequest) (*Response, error) {
+	return c.Do(ctx, http.MethodPost, "/v1/payments", p)
+}

@@ -1,0 +1,347 @@
+package platform
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"database/sql"
+	"github.com/xckit/xckit/internal/buildinfo"
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// HeaderPlatformTime carries the time spent inside payd, in microseconds: the
+// reference case's "platform internal time".
+const HeaderPlatformTime = "X-Platform-Time-Us"
+
+const maxBody = 64 << 10
+
+// Server is payd.
+type Server struct {
+	cfg     *Config
+	log     *slog.Logger
+	common  *Store
+	gates   map[string]*gate
+	verify  *verifier
+	metrics *metrics
+	dbs     []*dbx.DB
+	handler http.Handler
+}
+
+// NewServer opens the common pool and one pool per channel.
+func NewServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, log: log, gates: map[string]*gate{}}
+	open := func(name string, size int) (*dbx.DB, error) {
+		db, err := dbx.Open(ctx, cfg.DSN, dbx.Options{MaxOpenConns: size, AppName: "payd-" + name})
+		if err != nil {
+			return nil, err
+		}
+		s.dbs = append(s.dbs, db)
+		return db, nil
+	}
+	common, err := open("common", cfg.CommonPool)
+	if err != nil {
+		return nil, err
+	}
+	s.common = NewStore(common)
+	pools := map[string]*sql.DB{"common": common.DB}
+	for _, ch := range cfg.Channels {
+		db, err := open(ch.Name, ch.PoolSize)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		pools[ch.Name] = db.DB
+		s.gates[ch.Name] = newGate(ch, NewStore(db))
+	}
+	keys := map[string]string{}
+	for _, m := range cfg.Merchants {
+		keys[m.ID] = m.Key
+	}
+	s.verify = &verifier{keys: keys, skew: cfg.ClockSkew, now: time.Now, nonces: newNonceCache()}
+	s.metrics = newMetrics(pools)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Close closes every pool.
+func (s *Server) Close() {
+	for _, db := range s.dbs {
+		db.Close()
+	}
+}
+
+// Handler is payd's HTTP API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Store is the common store (tests and tools).
+func (s *Server) Store() *Store { return s.common }
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("POST /v1/payments", s.signed("pay", s.postPayment))
+	mux.HandleFunc("GET /v1/payments/{req_id}", s.signed("get_payment", s.getPayment))
+	mux.HandleFunc("POST /v1/agreements", s.signed("sign", s.postAgreement))
+	mux.HandleFunc("DELETE /v1/agreements/{id}", s.signed("terminate", s.deleteAgreement))
+	mux.HandleFunc("GET /v1/agreements/{id}", s.signed("get_agreement", s.getAgreement))
+	return mux
+}
+
+// Serve listens until ctx ends, then stops accepting, lets in-flight requests finish
+// (up to the shutdown timeout) and returns nil.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadTimeout: s.cfg.ReadTimeout, WriteTimeout: s.cfg.WriteTimeout,
+		ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("payd: shutting down, finishing in-flight requests", "timeout", s.cfg.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// reply writes a JSON answer with the platform time measured from start.
+func reply(w http.ResponseWriter, start time.Time, status int, v any) {
+	b, _ := json.Marshal(v)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set(HeaderPlatformTime, strconv.FormatInt(time.Since(start).Microseconds(), 10))
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+type signedHandler func(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, body []byte) (channel string, outcome string)
+
+// signed reads the body, verifies the signature and records metrics.
+func (s *Server) signed(op string, h signedHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		channel, outcome := "-", ""
+		defer func() {
+			s.metrics.requests.WithLabelValues(channel, op, outcome).Inc()
+			s.metrics.latency.WithLabelValues(channel, op).Observe(time.Since(start).Seconds())
+		}()
+		if err != nil {
+			outcome = "bad_request"
+			reply(w, start, http.StatusRequestEntityTooLarge, errBadRequest("body_too_large", fmt.Sprintf("request bodies are limited to %d bytes", maxBody)))
+			return
+		}
+		merchant, aerr := s.verify.verify(r, body)
+		if aerr != nil {
+			outcome = aerr.Code
+			reply(w, start, aerr.Status, aerr)
+			return
+		}
+		channel, outcome = h(w, r, start, merchant, body)
+	}
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	reply(w, time.Now(), http.StatusOK, map[string]string{"status": "ok", "version": buildinfo.Version})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	v, err := SchemaVersion(ctx, s.common.DB())
+	want := LatestVersion(s.common.DB().Dialect)
+	switch {
+	case err != nil:
+		reply(w, start, http.StatusServiceUnavailable, &apiError{Code: "not_ready", Msg: dbx.Redact(err.Error())})
+	case v != want:
+		reply(w, start, http.StatusServiceUnavailable, &apiError{Code: "not_ready", Msg: fmt.Sprintf("schema version %d, want %d: run payd migrate", v, want)})
+	default:
+		reply(w, start, http.StatusOK, map[string]any{"status": "ready", "schema_version": v, "database": s.common.DB().Dialect.Name()})
+	}
+}
+
+func decode(body []byte, v any) *apiError {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errBadRequest("bad_json", "request body: "+err.Error())
+	}
+	if dec.More() {
+		return errBadRequest("bad_json", "request body: one JSON object expected")
+	}
+	return nil
+}
+
+var reqIDOK = func(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxAmount bounds one payment: 10^12 fen, ten billion yuan.
+const maxAmount = 1_000_000_000_000
+
+func (s *Server) postPayment(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, body []byte) (string, string) {
+	var req PaymentRequest
+	if aerr := decode(body, &req); aerr != nil {
+		reply(w, start, aerr.Status, aerr)
+		return "-", aerr.Code
+	}
+	var bad *apiError
+	switch {
+	case !reqIDOK(req.ReqID):
+		bad = errBadRequest("bad_req_id", "req_id: 1 to 64 characters of letters, digits, - _ . :")
+	case req.Type != Debit && req.Type != Credit:
+		bad = errBadRequest("bad_type", `type: "debit" or "credit"`)
+	case req.Amount <= 0 || req.Amount > maxAmount:
+		bad = errBadRequest("bad_amount", fmt.Sprintf("amount: a whole number of fen between 1 and %d", int64(maxAmount)))
+	case req.Currency != "CNY":
+		bad = errBadRequest("bad_currency", `currency: "CNY"`)
+	case req.AgreementID == "":
+		bad = errBadRequest("bad_agreement", "agreement_id: missing")
+	}
+	g, ok := s.gates[req.Channel]
+	if bad == nil && !ok {
+		bad = errBadRequest("unknown_channel", fmt.Sprintf("channel: one of %s", strings.Join(s.cfg.ChannelNames(), ", ")))
+	}
+	if bad != nil {
+		reply(w, start, bad.Status, bad)
+		return "-", bad.Code
+	}
+	leave, ok := g.enter(r.Context())
+	if !ok {
+		w.Header().Set("Retry-After", "1")
+		reply(w, start, http.StatusServiceUnavailable, &apiError{Code: "channel_busy", Msg: "channel " + g.name + " is at its concurrency limit: retry later"})
+		return g.name, "busy"
+	}
+	s.metrics.inFlight.WithLabelValues(g.name).Set(float64(g.inFlight()))
+	p, replay, err := g.store.Pay(r.Context(), merchant, req)
+	leave()
+	return g.name, s.paymentReply(w, start, p, replay, err)
+}
+
+func (s *Server) paymentReply(w http.ResponseWriter, start time.Time, p Payment, replay bool, err error) string {
+	var ref *Refusal
+	switch {
+	case errors.As(err, &ref):
+		reply(w, start, http.StatusUnprocessableEntity, &apiError{Code: ref.Code, Msg: ref.Msg})
+		return ref.Code
+	case errors.Is(err, ErrConflict):
+		reply(w, start, http.StatusConflict, &apiError{Code: "req_id_conflict", Msg: err.Error()})
+		return "conflict"
+	case errors.Is(err, ErrNotFound):
+		reply(w, start, http.StatusNotFound, &apiError{Code: "not_found", Msg: "no such payment"})
+		return "not_found"
+	case err != nil:
+		s.log.Error("payment failed", "req_id", p.ReqID, "err", dbx.Redact(err.Error()))
+		reply(w, start, http.StatusInternalServerError, &apiError{Code: "internal", Msg: "the payment was not applied; retry with the same req_id"})
+		return "error"
+	}
+	status := http.StatusOK
+	if p.Status == StatusRefused {
+		status = http.StatusUnprocessableEntity
+	}
+	w.Header().Set("X-Idempotent-Replay", strconv.FormatBool(replay))
+	reply(w, start, status, p)
+	return p.Code
+}
+
+func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, _ []byte) (string, string) {
+	p, err := s.common.Payment(r.Context(), merchant, r.PathValue("req_id"))
+	if err == nil {
+		w.Header().Set("X-Idempotent-Replay", "true")
+		reply(w, start, http.StatusOK, p)
+		return p.Channel, "ok"
+	}
+	return "-", s.paymentReply(w, start, p, false, err)
+}
+
+func (s *Server) postAgreement(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, body []byte) (string, string) {
+	var req AgreementRequest
+	if aerr := decode(body, &req); aerr != nil {
+		reply(w, start, aerr.Status, aerr)
+		return "-", aerr.Code
+	}
+	var bad *apiError
+	switch {
+	case req.ReqID != "" && !reqIDOK(req.ReqID):
+		bad = errBadRequest("bad_req_id", "req_id: 1 to 64 characters of letters, digits, - _ . :")
+	case req.Customer == "" || len(req.Customer) > 64:
+		bad = errBadRequest("bad_customer", "customer: 1 to 64 characters")
+	case s.gates[req.Channel] == nil:
+		bad = errBadRequest("unknown_channel", fmt.Sprintf("channel: one of %s", strings.Join(s.cfg.ChannelNames(), ", ")))
+	case req.Account <= 0:
+		bad = errBadRequest("bad_account", "account: a positive account number")
+	}
+	if bad != nil {
+		reply(w, start, bad.Status, bad)
+		return "-", bad.Code
+	}
+	a, replay, err := s.common.Sign(r.Context(), merchant, req)
+	var ref *Refusal
+	switch {
+	case errors.As(err, &ref):
+		reply(w, start, http.StatusUnprocessableEntity, &apiError{Code: ref.Code, Msg: ref.Msg})
+		return req.Channel, ref.Code
+	case errors.Is(err, ErrConflict):
+		reply(w, start, http.StatusConflict, &apiError{Code: "req_id_conflict", Msg: err.Error()})
+		return req.Channel, "conflict"
+	case err != nil:
+		s.log.Error("sign agreement failed", "err", dbx.Redact(err.Error()))
+		reply(w, start, http.StatusInternalServerError, &apiError{Code: "internal", Msg: "the agreement was not signed; retry"})
+		return req.Channel, "error"
+	}
+	status := http.StatusCreated
+	if replay {
+		status = http.StatusOK
+	}
+	reply(w, start, status, a)
+	return req.Channel, "ok"
+}
+
+func (s *Server) deleteAgreement(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, _ []byte) (string, string) {
+	a, err := s.common.Terminate(r.Context(), merchant, r.PathValue("id"))
+	return s.agreementReply(w, start, a, err)
+}
+
+func (s *Server) getAgreement(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, _ []byte) (string, string) {
+	a, err := s.common.Agreement(r.Context(), merchant, r.PathValue("id"))
+	return s.agreementReply(w, start, a, err)
+}
+
+func (s *Server) agreementReply(w http.ResponseWriter, start time.Time, a Agreement, err error) (string, string) {
+	switch {
+	case errors.Is(err, ErrNotFound):
+		reply(w, start, http.StatusNotFound, &apiError{Code: "not_found", Msg: "no such agreement"})
+		return "-", "not_found"
+	case err != nil:
+		s.log.Error("agreement failed", "err", dbx.Redact(err.Error()))
+		reply(w, start, http.StatusInternalServerError, &apiError{Code: "internal", Msg: "retry"})
+		return "-", "error"
+	}
+	reply(w, start, http.StatusOK, a)
+	return a.Channel, "ok"
+}
