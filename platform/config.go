@@ -66,7 +66,7 @@ func LoadConfig(file string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("config %s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("config %s: %s", file, withFieldNames(data, err))
 	}
 	for _, m := range c.Merchants {
 		if m.Key != "" && st.Mode().Perm()&0o077 != 0 {
@@ -156,4 +156,41 @@ func (c *Config) ChannelNames() []string {
 		names[i] = ch.Name
 	}
 	return names
+}
+
+var lineMsg = regexp.MustCompile(`line (\d+): `)
+
+// withFieldNames adds the YAML key to each "line N:" of a yaml.v3 error, so that
+// "line 3: cannot unmarshal !!str `soon` into time.Duration" names shutdown_timeout.
+func withFieldNames(data []byte, err error) string {
+	var doc yaml.Node
+	keys := map[string]string{}
+	if yaml.Unmarshal(data, &doc) == nil {
+		var walk func(n *yaml.Node, prefix string)
+		walk = func(n *yaml.Node, prefix string) {
+			if n.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(n.Content); i += 2 {
+					p := strings.TrimPrefix(prefix+"."+n.Content[i].Value, ".")
+					keys[fmt.Sprint(n.Content[i].Line)] = p
+					walk(n.Content[i+1], p)
+				}
+			}
+			for i, c := range n.Content {
+				if n.Kind == yaml.SequenceNode {
+					walk(c, fmt.Sprintf("%s[%d]", prefix, i))
+				} else if n.Kind == yaml.DocumentNode {
+					walk(c, prefix)
+				}
+			}
+		}
+		walk(&doc, "")
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	return lineMsg.ReplaceAllStringFunc(msg, func(m string) string {
+		line := lineMsg.FindStringSubmatch(m)[1]
+		if k, ok := keys[line]; ok {
+			return "line " + line + ": " + k + ": "
+		}
+		return m
+	})
 }

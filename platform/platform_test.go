@@ -78,6 +78,13 @@ func forEachStore(t *testing.T, tweak func(*Config), test func(t *testing.T, w *
 	}
 }
 
+// forEachStoreInTurn is forEachStore without parallelism, for tests that measure time.
+func forEachStoreInTurn(t *testing.T, tweak func(*Config), test func(t *testing.T, w *world)) {
+	for _, engine := range []string{labtest.Gauss, labtest.Legacy} {
+		t.Run(engine, func(t *testing.T) { test(t, newWorld(t, engine, tweak)) })
+	}
+}
+
 func (w *world) do(t *testing.T, method, path string, body any) *Response {
 	t.Helper()
 	r, err := w.client.Do(context.Background(), method, path, body)
