@@ -21,8 +21,9 @@ help: ## list the targets
 setup: ## install missing apt packages (postgresql-15, mariadb-server, nginx, ...) and Go modules
 	@scripts/setup.sh
 
-build: ## build bin/xckit for this machine
+build: ## build bin/xckit and bin/payd for this machine
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(XCKIT) ./cmd/xckit
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/payd ./cmd/payd
 
 vet: ## gofmt check and go vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
@@ -40,7 +41,11 @@ demo: setup build ## bring the lab up and show it (the main job, growing with ea
 	$(XCKIT) lab status --dir $(LAB_DIR)
 	$(XCKIT) profile show lab
 	@echo
-	@echo "demo: the lab is up (gauss = openGauss stand-in, legacy = MariaDB, lb = nginx as the F5)."
+	@echo "demo: a signed debit through the balancer (the F5) to the live legacy platform:"
+	@eval "$$($(XCKIT) lab env --dir $(LAB_DIR))" && scripts/signed-curl.sh POST /v1/payments \
+	  "{\"req_id\":\"demo-$$(date +%s%N)\",\"type\":\"debit\",\"agreement_id\":\"ag-seed-1\",\"amount\":1250,\"currency\":\"CNY\",\"channel\":\"tenpay\"}" 2>&1
+	@echo
+	@echo "demo: the lab is up (gauss = openGauss stand-in, legacy = MariaDB + payd, lb = nginx as the F5)."
 	@echo "demo: next, as capabilities land: install payd onto gauss, CDC into legacy, acceptance bench,"
 	@echo "demo: cutover and one-command rollback, ending in an HTML report. Stop it with: make lab-down"
 

@@ -29,6 +29,7 @@ type Options struct {
 	GaussPort  int
 	LegacyPort int
 	LBPort     int
+	PaydBin    string // payd binary for the lab's platforms; default: beside this executable
 	Log        *slog.Logger
 }
 
@@ -61,6 +62,11 @@ type State struct {
 	GaussPort       int       `json:"gauss_port"`
 	LegacyPort      int       `json:"legacy_port"`
 	LBPort          int       `json:"lb_port"`
+	LegacyAppPort   int       `json:"legacy_app_port"`
+	NewAppPort      int       `json:"new_app_port"`
+	MerchantID      string    `json:"merchant_id"`
+	MerchantKey     string    `json:"merchant_key"`
+	PaydBin         string    `json:"payd_bin,omitempty"`
 	GaussAdminUser  string    `json:"gauss_admin_user"`
 	GaussAdminPass  string    `json:"gauss_admin_password"`
 	AppUser         string    `json:"app_user"`
@@ -70,6 +76,12 @@ type State struct {
 	LegacyAppPass   string    `json:"legacy_app_password"`
 	Database        string    `json:"database"`
 	CreatedAt       time.Time `json:"created_at"`
+}
+
+// appPorts places the platforms beside the balancer: 28081 (legacy) and 28080 (new)
+// for the default lab, lb+81 and lb+80 for a lab on other ports (tests).
+func appPorts(lbPort int) (legacy, new int) {
+	return lbPort + 81, lbPort + 80
 }
 
 func statePath(dir string) string { return filepath.Join(dir, "lab.json") }
@@ -129,8 +141,26 @@ func password() string {
 // ensureState loads the lab's state or creates it with fresh passwords.
 func ensureState(o Options) (State, error) {
 	s, ok, err := loadState(o.Dir)
-	if err != nil || ok {
+	if err != nil {
 		return s, err
+	}
+	if ok {
+		// Labs created by an older xckit lack the later fields: fill them in.
+		changed := false
+		if s.MerchantID == "" {
+			s.MerchantID, s.MerchantKey, changed = LabMerchant, "lab-"+password(), true
+		}
+		if s.LegacyAppPort == 0 {
+			s.LegacyAppPort, s.NewAppPort = appPorts(s.LBPort)
+			changed = true
+		}
+		if o.PaydBin != "" && o.PaydBin != s.PaydBin {
+			s.PaydBin, changed = o.PaydBin, true
+		}
+		if changed {
+			return s, saveState(s)
+		}
+		return s, nil
 	}
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return State{}, fmt.Errorf("create lab directory: %w", err)
@@ -141,7 +171,9 @@ func ensureState(o Options) (State, error) {
 		AppUser: "pay", GaussAppPass: password(),
 		LegacyAdminUser: "xcadmin", LegacyAdminPass: password(), LegacyAppPass: password(),
 		Database: "payd", CreatedAt: time.Now().UTC().Truncate(time.Second),
+		MerchantID: LabMerchant, MerchantKey: "lab-" + password(), PaydBin: o.PaydBin,
 	}
+	s.LegacyAppPort, s.NewAppPort = appPorts(o.LBPort)
 	return s, saveState(s)
 }
 
@@ -185,7 +217,7 @@ func parts(s State, log *slog.Logger) ([]part, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []part{g, newLegacy(s, log), newLB(s, log)}, nil
+	return []part{g, newLegacy(s, log), newLB(s, log), newLegacyApp(s, log)}, nil
 }
 
 // Up creates and starts whatever is missing and waits until every part answers.
@@ -276,6 +308,9 @@ type Env struct {
 	LegacyDSN      string `json:"legacy_dsn"`
 	LegacyAdminDSN string `json:"legacy_admin_dsn"`
 	LBURL          string `json:"lb_url"`
+	LegacyURL      string `json:"legacy_url"`
+	MerchantID     string `json:"merchant_id"`
+	MerchantKey    string `json:"merchant_key"`
 }
 
 // EnvOf returns the DSNs (with passwords: they are the lab's own) and URLs.
@@ -298,5 +333,8 @@ func (s State) env() Env {
 		LegacyDSN:      fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.LegacyAppPass, s.LegacyPort, s.Database),
 		LegacyAdminDSN: fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/", s.LegacyAdminUser, s.LegacyAdminPass, s.LegacyPort),
 		LBURL:          fmt.Sprintf("http://127.0.0.1:%d", s.LBPort),
+		LegacyURL:      fmt.Sprintf("http://127.0.0.1:%d", s.LegacyAppPort),
+		MerchantID:     s.MerchantID,
+		MerchantKey:    s.MerchantKey,
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,7 +23,11 @@ func TestLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o755) // PostgreSQL's own user must traverse it when we are root
-	o := Options{Dir: dir, GaussPort: 45432, LegacyPort: 43306, LBPort: 48000}
+	payd := filepath.Join(dir, "payd-bin")
+	if out, err := exec.Command("go", "build", "-o", payd, "../cmd/payd").CombinedOutput(); err != nil {
+		t.Fatalf("build payd: %v %s", err, out)
+	}
+	o := Options{Dir: dir, GaussPort: 45432, LegacyPort: 43306, LBPort: 48000, PaydBin: payd}
 	t.Cleanup(func() {
 		Down(context.Background(), o, true)
 		os.RemoveAll(dir)
@@ -40,7 +46,7 @@ func TestLifecycle(t *testing.T) {
 		}
 		pids[p.Name] = p.PID
 	}
-	if len(pids) != 3 {
+	if len(pids) != 4 {
 		t.Fatalf("parts: %+v", first.Parts)
 	}
 	st, _ := os.Stat(statePath(dir))
@@ -65,14 +71,22 @@ func TestLifecycle(t *testing.T) {
 	if !strings.Contains(env.GaussDSN, ":45432/payd") || !strings.Contains(env.LegacyDSN, ":43306/payd") || env.LBURL != "http://127.0.0.1:48000" {
 		t.Errorf("env: %+v", env)
 	}
-	resp, err := http.Get(env.LBURL + "/")
+	if env.LegacyURL != "http://127.0.0.1:48081" || env.MerchantID != LabMerchant || len(env.MerchantKey) < 16 {
+		t.Errorf("env: %+v", env)
+	}
+	// The balancer routes to the legacy platform: an unsigned request reaches payd,
+	// which refuses it with its own 401.
+	resp, err := http.Get(env.LBURL + "/v1/payments/x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "no payment platform is routed") {
-		t.Errorf("lb before any platform: %d %s", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(string(body), "signature_missing") {
+		t.Errorf("lb -> legacy payd: %d %s", resp.StatusCode, body)
+	}
+	if b, _ := os.ReadFile(RouteFile(dir)); !strings.Contains(string(b), `"legacy"`) {
+		t.Errorf("route file: %s", b)
 	}
 
 	if err := Down(ctx, o, false); err != nil {

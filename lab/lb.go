@@ -26,6 +26,9 @@ type lb struct {
 }
 
 func newLB(s State, log *slog.Logger) *lb {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &lb{s: s, log: log, dir: filepath.Join(s.Dir, "lb")}
 }
 
@@ -148,6 +151,33 @@ func (b *lb) probe(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("balancer answered %s", resp.Status)
 	}
 	return strings.TrimSpace(string(body)), nil
+}
+
+// reload checks the configuration and makes nginx re-read it (SIGHUP), then waits
+// until the balancer reports the new side.
+func (b *lb) reload(ctx context.Context) error {
+	if !b.running() {
+		return nil // the route is read when nginx starts
+	}
+	if err := run(b.nginx(ctx, "-t", "-q")); err != nil {
+		return fmt.Errorf("nginx configuration test failed: %w", err)
+	}
+	if err := syscall.Kill(b.pid(), syscall.SIGHUP); err != nil {
+		return fmt.Errorf("reload nginx: %w", err)
+	}
+	want := ""
+	if cur, err := os.ReadFile(RouteFile(b.s.Dir)); err == nil {
+		if _, rest, ok := strings.Cut(string(cur), `set $xckit_side "`); ok {
+			want, _, _ = strings.Cut(rest, `"`)
+		}
+	}
+	return waitFor(ctx, "lb reload", 10*time.Second, func() error {
+		side, err := b.probe(ctx)
+		if err == nil && want != "" && side != want {
+			err = fmt.Errorf("balancer still routes to %s", side)
+		}
+		return err
+	})
 }
 
 func (b *lb) down(ctx context.Context) error {

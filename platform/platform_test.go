@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -322,4 +324,22 @@ func TestSameReqIDRacingAppliesOnce(t *testing.T) {
 			t.Errorf("balance %d, want %d (debited exactly once)", got, before-700)
 		}
 	})
+}
+
+// TestShellClientSigns checks the published contract with a second, independent
+// implementation: scripts/signed-curl.sh signs with openssl in bash.
+func TestShellClientSigns(t *testing.T) {
+	for _, tool := range []string{"bash", "openssl", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is needed for the contract test: %v", tool, err)
+		}
+	}
+	w := newWorld(t, labtest.Gauss, nil)
+	body := fmt.Sprintf(`{"req_id":"sh-1","type":"credit","agreement_id":"%s","amount":42,"currency":"CNY","channel":"tenpay"}`, SeedAgreementID(1))
+	cmd := exec.Command("bash", "../scripts/signed-curl.sh", "POST", "/v1/payments", body)
+	cmd.Env = append(os.Environ(), "PAYD_URL="+w.http.URL, "XCKIT_MERCHANT_ID="+testMerchant, "XCKIT_MERCHANT_KEY="+testKey)
+	out, err := cmd.Output()
+	if err != nil || !strings.Contains(string(out), `"status":"succeeded"`) || !strings.Contains(string(out), `"amount":42`) {
+		t.Errorf("shell-signed payment: %v %s", err, out)
+	}
 }

@@ -123,7 +123,7 @@ func TestLabStatusAndEnvOnTheTestLab(t *testing.T) {
 				Healthy bool   `json:"healthy"`
 			} `json:"parts"`
 		}
-		if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st.Parts) != 3 {
+		if code != 0 || json.Unmarshal([]byte(out), &st) != nil || len(st.Parts) != 4 {
 			t.Fatalf("%v: exit %d\n%s\n%s", args, code, out, errs)
 		}
 		for _, p := range st.Parts {
@@ -137,7 +137,7 @@ func TestLabStatusAndEnvOnTheTestLab(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &env) != nil {
 		t.Fatalf("env: %d %s", code, out)
 	}
-	for _, k := range []string{"gauss_dsn", "gauss_admin_dsn", "legacy_dsn", "legacy_admin_dsn", "lb_url"} {
+	for _, k := range []string{"gauss_dsn", "gauss_admin_dsn", "legacy_dsn", "legacy_admin_dsn", "lb_url", "legacy_url", "merchant_id", "merchant_key"} {
 		if env[k] == "" {
 			t.Errorf("lab env lacks %s: %s", k, out)
 		}

@@ -100,7 +100,8 @@ func labCommand() *cli.Command {
 						for _, kv := range [][2]string{
 							{"XCKIT_GAUSS_DSN", env.GaussDSN}, {"XCKIT_GAUSS_ADMIN_DSN", env.GaussAdminDSN},
 							{"XCKIT_LEGACY_DSN", env.LegacyDSN}, {"XCKIT_LEGACY_ADMIN_DSN", env.LegacyAdminDSN},
-							{"XCKIT_LB_URL", env.LBURL},
+							{"XCKIT_LB_URL", env.LBURL}, {"XCKIT_LEGACY_URL", env.LegacyURL},
+							{"XCKIT_MERCHANT_ID", env.MerchantID}, {"XCKIT_MERCHANT_KEY", env.MerchantKey},
 						} {
 							fmt.Fprintf(w, "export %s='%s'\n", kv[0], kv[1])
 						}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -70,8 +71,44 @@ func up() (lab.Env, error) {
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if _, err := lab.Up(ctx, Options()); err != nil {
+	payd, err := BuildPayd(ctx, dir+"-bin")
+	if err != nil {
+		return lab.Env{}, err
+	}
+	o := Options()
+	o.PaydBin = payd
+	if _, err := lab.Up(ctx, o); err != nil {
 		return lab.Env{}, err
 	}
 	return lab.EnvOf(Options())
+}
+
+// BuildPayd builds cmd/payd into dir and returns the binary's path.
+func BuildPayd(ctx context.Context, dir string) (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "payd")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/payd")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build payd: %w: %s", err, out)
+	}
+	return bin, nil
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d, nil
+		}
+		if d == filepath.Dir(d) {
+			return "", fmt.Errorf("no go.mod above %s", dir)
+		}
+	}
 }
