@@ -13,7 +13,7 @@ TESTLAB_DIR ?= $(or $(TMPDIR),/tmp)/xckit-testlab
 LAB_DIR     ?= .xckit-lab
 XCKIT       := bin/xckit
 
-.PHONY: help setup build test vet fmt demo lab-up lab-down clean
+.PHONY: help setup build test vet demo bench-payd lab-up lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ demo: setup build ## bring the lab up and show it (the main job, growing with ea
 	@echo "demo: the lab is up (gauss = openGauss stand-in, legacy = MariaDB + payd, lb = nginx as the F5)."
 	@echo "demo: next, as capabilities land: install payd onto gauss, CDC into legacy, acceptance bench,"
 	@echo "demo: cutover and one-command rollback, ending in an HTML report. Stop it with: make lab-down"
+
+bench-payd: setup build ## payd debit vs pgbench on the same SQL, fixed 500 TPS, capacity (about 6 min)
+	scripts/bench-payd.sh
 
 lab-up: build ## start the local lab (.xckit-lab)
 	$(XCKIT) lab up --dir $(LAB_DIR)

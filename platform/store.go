@@ -62,7 +62,7 @@ type Payment struct {
 	ReqID       string    `json:"req_id"`
 	Type        string    `json:"type"`
 	AgreementID string    `json:"agreement_id"`
-	AccountID   int64     `json:"account_id"`
+	AccountID   int64     `json:"-"` // internal: not in answers, so a retry's answer is the first one's
 	Channel     string    `json:"channel"`
 	Amount      int64     `json:"amount"`
 	Currency    string    `json:"currency"`
@@ -102,16 +102,24 @@ func NewStore(db *dbx.DB) *Store {
 	ph := db.Dialect.Placeholder
 	return &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, q: queries{
 		agreement: "SELECT id, merchant, customer, channel, account_id, status, created_at, terminated_at FROM agreements WHERE id = " + ph(1),
-		debit: fmt.Sprintf("UPDATE accounts SET balance = balance - %s, version = version + 1, updated_at = %s WHERE id = %s AND balance >= %s",
-			ph(1), ph(2), ph(3), ph(4)),
-		credit: fmt.Sprintf("UPDATE accounts SET balance = balance + %s, version = version + 1, updated_at = %s WHERE id = %s",
-			ph(1), ph(2), ph(3)),
-		insertPayment: "INSERT INTO payments (req_id, merchant, type, agreement_id, account_id, channel, amount, currency, status, code, body_hash, created_at) VALUES (" + p(1, 12) + ")",
+		debit: fmt.Sprintf("UPDATE accounts SET balance = balance - %s, version = version + 1, updated_at = %s WHERE id = (%s) AND balance >= %s",
+			ph(1), ph(2), activeAccount(ph(3), ph(4), ph(5)), ph(6)),
+		credit: fmt.Sprintf("UPDATE accounts SET balance = balance + %s, version = version + 1, updated_at = %s WHERE id = (%s)",
+			ph(1), ph(2), activeAccount(ph(3), ph(4), ph(5))),
+		insertPayment: "INSERT INTO payments (req_id, merchant, type, agreement_id, channel, amount, currency, status, code, body_hash, created_at, account_id) SELECT " +
+			p(1, 11) + ", account_id FROM agreements WHERE id = " + ph(12),
 		payment:       "SELECT req_id, type, agreement_id, account_id, channel, amount, currency, status, code, body_hash, created_at FROM payments WHERE req_id = " + ph(1) + " AND merchant = " + ph(2),
 		terminate: fmt.Sprintf("UPDATE agreements SET status = '%s', terminated_at = %s WHERE id = %s AND merchant = %s AND status = '%s'",
 			AgreementTerminated, ph(1), ph(2), ph(3), AgreementActive),
 		insertAgreement: "INSERT INTO agreements (id, merchant, customer, channel, account_id, status, created_at) VALUES (" + p(1, 7) + ")",
 	}}
+}
+
+// activeAccount is the subquery giving the account of an active agreement of this
+// merchant on this channel.
+func activeAccount(agreement, merchant, channel string) string {
+	return fmt.Sprintf("SELECT account_id FROM agreements WHERE id = %s AND merchant = %s AND channel = %s AND status = '%s'",
+		agreement, merchant, channel, AgreementActive)
 }
 
 // DB is the store's database.
@@ -120,31 +128,15 @@ func (s *Store) DB() *dbx.DB { return s.db }
 // Pay applies one payment exactly once. It returns the stored payment and whether it
 // was already there (a retry). A debit beyond the balance is stored as refused, so a
 // retry gets the same answer.
+//
+// The happy path is four statements: BEGIN, a balance update that checks the agreement
+// in a subquery (active, this merchant, this channel), the flow insert that takes the
+// account from the agreement, COMMIT. Only when the update matches nothing does Pay read
+// the agreement to say why.
 func (s *Store) Pay(ctx context.Context, merchant string, r PaymentRequest) (Payment, bool, error) {
 	hash := r.Hash()
-	ag, err := s.Agreement(ctx, merchant, r.AgreementID)
-	if err == nil {
-		switch {
-		case ag.Status != AgreementActive:
-			err = &Refusal{Code: "agreement_terminated", Msg: "agreement " + r.AgreementID + " is terminated"}
-		case ag.Channel != r.Channel:
-			err = &Refusal{Code: "channel_mismatch", Msg: fmt.Sprintf("agreement %s is signed for channel %s, not %s", r.AgreementID, ag.Channel, r.Channel)}
-		}
-	} else if errors.Is(err, ErrNotFound) {
-		err = &Refusal{Code: "unknown_agreement", Msg: "no agreement " + r.AgreementID}
-	}
-	if err != nil {
-		// A retry of a payment that went through before the agreement changed still
-		// gets its original answer.
-		if stored, perr := s.storedPayment(ctx, merchant, r.ReqID, hash); perr == nil {
-			return stored, true, nil
-		} else if !errors.Is(perr, ErrNotFound) {
-			return Payment{}, false, perr
-		}
-		return Payment{}, false, err
-	}
 	now := s.now()
-	p := Payment{ReqID: r.ReqID, Type: r.Type, AgreementID: r.AgreementID, AccountID: ag.AccountID, Channel: r.Channel,
+	p := Payment{ReqID: r.ReqID, Type: r.Type, AgreementID: r.AgreementID, Channel: r.Channel,
 		Amount: r.Amount, Currency: r.Currency, Status: StatusSucceeded, Code: "ok", CreatedAt: now}
 
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -156,20 +148,33 @@ func (s *Store) Pay(ctx context.Context, merchant string, r PaymentRequest) (Pay
 	// account until this one commits.
 	var res sql.Result
 	if r.Type == Debit {
-		res, err = tx.ExecContext(ctx, s.q.debit, r.Amount, now, ag.AccountID, r.Amount)
+		res, err = tx.ExecContext(ctx, s.q.debit, r.Amount, now, r.AgreementID, merchant, r.Channel, r.Amount)
 	} else {
-		res, err = tx.ExecContext(ctx, s.q.credit, r.Amount, now, ag.AccountID)
+		res, err = tx.ExecContext(ctx, s.q.credit, r.Amount, now, r.AgreementID, merchant, r.Channel)
 	}
 	if err != nil {
 		return Payment{}, false, fmt.Errorf("update balance: %w", err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return Payment{}, false, err
-	} else if n == 0 {
+	}
+	if n == 0 {
+		if err := s.whyNot(ctx, merchant, r); err != nil {
+			tx.Rollback()
+			// A retry of a payment that went through before the agreement changed
+			// still gets its original answer.
+			if stored, perr := s.storedPayment(ctx, merchant, r.ReqID, hash); perr == nil {
+				return stored, true, nil
+			} else if !errors.Is(perr, ErrNotFound) {
+				return Payment{}, false, perr
+			}
+			return Payment{}, false, err
+		}
 		p.Status, p.Code = StatusRefused, "insufficient_funds"
 	}
-	_, err = tx.ExecContext(ctx, s.q.insertPayment, p.ReqID, merchant, p.Type, p.AgreementID, p.AccountID, p.Channel,
-		p.Amount, p.Currency, p.Status, p.Code, hash, now)
+	ins, err := tx.ExecContext(ctx, s.q.insertPayment, p.ReqID, merchant, p.Type, p.AgreementID, p.Channel,
+		p.Amount, p.Currency, p.Status, p.Code, hash, now, p.AgreementID)
 	if dbx.IsUniqueViolation(err) {
 		tx.Rollback() // undo our balance change: the first request's stands
 		stored, err := s.storedPayment(ctx, merchant, r.ReqID, hash)
@@ -178,10 +183,32 @@ func (s *Store) Pay(ctx context.Context, merchant string, r PaymentRequest) (Pay
 	if err != nil {
 		return Payment{}, false, fmt.Errorf("insert payment: %w", err)
 	}
+	if n, err := ins.RowsAffected(); err != nil || n != 1 {
+		return Payment{}, false, fmt.Errorf("insert payment: %d rows (%v): the agreement vanished; nothing was applied", n, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return Payment{}, false, fmt.Errorf("commit: %w", err)
 	}
 	return p, false, nil
+}
+
+// whyNot explains an update that matched no account: a refusal about the agreement,
+// or nil when the agreement is fine (then a debit lacked funds).
+func (s *Store) whyNot(ctx context.Context, merchant string, r PaymentRequest) error {
+	ag, err := s.Agreement(ctx, merchant, r.AgreementID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return &Refusal{Code: "unknown_agreement", Msg: "no agreement " + r.AgreementID}
+	case err != nil:
+		return err
+	case ag.Status != AgreementActive:
+		return &Refusal{Code: "agreement_terminated", Msg: "agreement " + r.AgreementID + " is terminated"}
+	case ag.Channel != r.Channel:
+		return &Refusal{Code: "channel_mismatch", Msg: fmt.Sprintf("agreement %s is signed for channel %s, not %s", r.AgreementID, ag.Channel, r.Channel)}
+	case r.Type == Credit:
+		return fmt.Errorf("credit to agreement %s matched no account", r.AgreementID)
+	}
+	return nil
 }
 
 // storedPayment reads a payment and checks the retry carries the same request.

@@ -10,6 +10,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // only served with --debug-addr, on loopback
 	"os"
 	"os/signal"
 	"strings"
@@ -39,7 +41,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Writer:    stdout, ErrWriter: stderr,
 		Flags: []cli.Flag{configFlag,
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
-			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here while serving"}},
+			&cli.StringFlag{Name: "pid-file", Usage: "write the pid here while serving"},
+			&cli.StringFlag{Name: "debug-addr", Usage: "serve Go's pprof on this loopback `ADDR` (e.g. 127.0.0.1:6060) for profiling"}},
 		Action:          serve,
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
@@ -93,6 +96,12 @@ func serve(c *cli.Context) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if addr := c.String("debug-addr"); addr != "" {
+		if host, _, err := net.SplitHostPort(addr); err != nil || !net.ParseIP(host).IsLoopback() {
+			return fmt.Errorf("--debug-addr %q: give a loopback address such as 127.0.0.1:6060", addr)
+		}
+		go func() { log.Warn("pprof", "err", http.ListenAndServe(addr, nil)) }()
 	}
 	if pf := c.String("pid-file"); pf != "" {
 		if err := os.WriteFile(pf, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {

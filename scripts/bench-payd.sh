@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# make bench-payd: payd's debit against pgbench running the same SQL, in one run, on
+# the lab's gauss (the openGauss stand-in). Prints a Markdown block for
+# docs/benchmarks.md. Bounded: about 6 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+XCKIT=bin/xckit
+LAB_DIR=${LAB_DIR:-.xckit-lab}
+ACCOUNTS=${ACCOUNTS:-10000}
+STEADY=${STEADY:-30s}
+PORT=${BENCH_PORT:-28090}
+
+$XCKIT lab up --dir "$LAB_DIR" --log-level warn >/dev/null
+eval "$($XCKIT lab env --dir "$LAB_DIR")"
+PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
+work="$LAB_DIR/bench"
+mkdir -p "$work"
+
+echo "bench-payd: fresh database payd_bench on gauss, $ACCOUNTS accounts" >&2
+psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS payd_bench" -c "CREATE DATABASE payd_bench OWNER pay" >/dev/null
+dsn="${XCKIT_GAUSS_DSN%/payd}/payd_bench"
+umask 077
+cat > "$work/payd.yaml" <<YAML
+listen: 127.0.0.1:$PORT
+dsn: $dsn
+channels:
+  - {name: tenpay, max_concurrency: 64, pool_size: 24, queue_timeout: 1s}
+  - {name: alipay, max_concurrency: 64, pool_size: 24, queue_timeout: 1s}
+  - {name: other,  max_concurrency: 64, pool_size: 24, queue_timeout: 1s}
+merchants:
+  - {id: $XCKIT_MERCHANT_ID, key: $XCKIT_MERCHANT_KEY}
+YAML
+bin/payd --config "$work/payd.yaml" --log-level warn migrate
+bin/payd --config "$work/payd.yaml" --log-level warn seed --accounts "$ACCOUNTS"
+bin/payd --config "$work/payd.yaml" --log-level warn > "$work/payd.log" 2>&1 &
+payd_pid=$!
+trap 'kill $payd_pid 2>/dev/null; wait $payd_pid 2>/dev/null || true' EXIT
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done
+
+pgb() { # concurrency -> "tps avg_ms"
+  local out
+  out=$(PGPASSWORD=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$dsn") "$PGBENCH" -n -M prepared -c "$1" -j 2 -T "${STEADY%s}" \
+        -D accounts="$ACCOUNTS" -f bench/pgbench/debit.sql -h 127.0.0.1 -p "$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$dsn")" -U pay payd_bench 2>&1)
+  echo "$(awk '/^tps = /{print $3}' <<<"$out" | head -1) $(awk '/^latency average/{print $4}' <<<"$out")"
+}
+xb() { # args... -> JSON file path
+  local f="$work/xb-$RANDOM.json"
+  $XCKIT bench run --target "http://127.0.0.1:$PORT" --accounts "$ACCOUNTS" --log-level warn --out "$f" "$@" >/dev/null
+  echo "$f"
+}
+j() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+echo "| concurrency | pgbench TPS | pgbench avg ms | payd TPS | payd avg ms (client) | payd avg platform ms | payd / pgbench |"
+echo "|---|---|---|---|---|---|---|"
+for c in 16 64; do
+  read -r ptps pavg < <(pgb "$c")
+  f=$(xb --scenario payment.debit --concurrency "$c" --duration "$STEADY" --warmup 5s)
+  read -r xtps xavg xplat < <(j "$f" '"%.0f %.2f %.2f" % (d["achieved_tps"], d["latency"]["avg_ms"], d["platform"]["avg_ms"])')
+  ratio=$(python3 -c "print('%.0f%%' % (100*$xtps/$ptps))")
+  echo "| $c | ${ptps%.*} | $pavg | $xtps | $xavg | $xplat | $ratio |"
+done
+echo
+f=$(xb --scenario payment.debit --rate 500 --duration 60s --warmup 5s)
+echo "Fixed 500 TPS for 60 s (open loop): $(j "$f" '"achieved %.1f TPS, success %.3f%%, platform avg %.2f ms p99 %.2f ms, client latency avg %.2f ms p99 %.2f ms" % (d["achieved_tps"], d["success_pct"], d["platform"]["avg_ms"], d["platform"]["p99_ms"], d["latency"]["avg_ms"], d["latency"]["p99_ms"]))')"
+echo
+echo "Capacity (open loop, 15 s steady each; limit p99 <= 45 ms and 100% success):"
+best=0
+for rate in 1000 1500 2000 2500 3000 3500 4000 5000; do
+  f=$(xb --scenario payment.debit --rate "$rate" --duration 15s --warmup 3s)
+  line=$(j "$f" '"%.0f %.3f %.2f %d" % (d["achieved_tps"], d["success_pct"], d["latency"]["p99_ms"], d["late"])')
+  read -r ach succ p99 late <<<"$line"
+  echo "- $rate/s: achieved $ach, success $succ%, p99 $p99 ms, late starts $late"
+  if python3 -c "import sys; sys.exit(0 if $p99 <= 45 and $succ >= 100 and $ach >= 0.99*$rate else 1)"; then best=$rate; else break; fi
+done
+echo "Highest rate meeting the limits: $best TPS"
