@@ -41,7 +41,12 @@ pgb() { # concurrency -> "tps avg_ms"
   local out
   out=$(PGPASSWORD=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$dsn") "$PGBENCH" -n -M prepared -c "$1" -j 2 -T "${STEADY%s}" \
         -D accounts="$ACCOUNTS" -f bench/pgbench/debit.sql -h 127.0.0.1 -p "$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$dsn")" -U pay payd_bench 2>&1)
-  echo "$(awk '/^tps = /{print $3}' <<<"$out" | head -1) $(awk '/^latency average/{print $4}' <<<"$out")"
+  local tps
+  tps=$(awk '/^tps = /{print $3}' <<<"$out" | head -1)
+  if [ -z "$tps" ] || grep -q "aborted" <<<"$out"; then
+    echo "bench-payd: pgbench failed:" >&2; tail -5 <<<"$out" >&2; exit 1
+  fi
+  echo "$tps $(awk '/^latency average/{print $4}' <<<"$out")"
 }
 xb() { # args... -> JSON file path
   local f="$work/xb-$RANDOM.json"

@@ -8,6 +8,6 @@
 \set r random(1, 9000000000000000)
 \set ch (:acct - 1) % 3
 BEGIN;
-UPDATE accounts SET balance = balance - :amt, version = version + 1, updated_at = now() WHERE id = (SELECT account_id FROM agreements WHERE id = 'ag-seed-' || :acct AND merchant = 'lab-merchant' AND channel = (CASE :ch WHEN 0 THEN 'tenpay' WHEN 1 THEN 'alipay' ELSE 'other' END) AND status = 'active') AND balance >= :amt;
-INSERT INTO payments (req_id, merchant, type, agreement_id, channel, amount, currency, status, code, body_hash, created_at, account_id) SELECT 'pgb-' || :client_id || '-' || :r, 'lab-merchant', 'debit', 'ag-seed-' || :acct, (CASE :ch WHEN 0 THEN 'tenpay' WHEN 1 THEN 'alipay' ELSE 'other' END), :amt, 'CNY', 'succeeded', 'ok', '0000000000000000000000000000000000000000000000000000000000000000', now(), account_id FROM agreements WHERE id = 'ag-seed-' || :acct;
+UPDATE accounts SET balance = balance - :amt, version = version + 1, updated_at = now() WHERE id = (SELECT account_id FROM agreements WHERE id = 'ag-seed-' || :acct AND merchant = 'lab-merchant' AND channel = (CASE :ch::int WHEN 0 THEN 'tenpay' WHEN 1 THEN 'alipay' ELSE 'other' END) AND status = 'active') AND balance >= :amt;
+INSERT INTO payments (req_id, merchant, type, agreement_id, channel, amount, currency, status, code, body_hash, created_at, account_id) SELECT 'pgb-' || :client_id || '-' || :r, 'lab-merchant', 'debit', 'ag-seed-' || :acct, (CASE :ch::int WHEN 0 THEN 'tenpay' WHEN 1 THEN 'alipay' ELSE 'other' END), :amt, 'CNY', 'succeeded', 'ok', '0000000000000000000000000000000000000000000000000000000000000000', now(), account_id FROM agreements WHERE id = 'ag-seed-' || :acct;
 END;
