@@ -120,3 +120,20 @@ func TestParseDSNAndRedact(t *testing.T) {
 		}
 	}
 }
+
+func TestSlotSQL(t *testing.T) {
+	t.Parallel()
+	gauss := Dialect{Engine: OpenGauss, Major: 5}
+	pg := Dialect{Engine: PostgreSQL, Major: 15}
+	for _, c := range []struct{ got, want string }{
+		{gauss.PeekChangesSQL(2), "SELECT location::text, xid::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, $3, $4)"},
+		{pg.PeekChangesSQL(0), "SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2)"},
+		{gauss.AdvanceSlotSQL(), "SELECT pg_replication_slot_advance($1, $2)"},
+		{pg.AdvanceSlotSQL(), "SELECT pg_replication_slot_advance($1, $2::pg_lsn)"},
+		{gauss.SlotInfoSQL(), "SELECT plugin, active, COALESCE(restart_lsn::text, ''), COALESCE(confirmed_flush::text, '') FROM pg_replication_slots WHERE slot_name = $1"},
+	} {
+		if c.got != c.want {
+			t.Errorf("got  %s\nwant %s", c.got, c.want)
+		}
+	}
+}

@@ -1,0 +1,248 @@
+package cdc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// InitOptions are what `cdc init` needs.
+type InitOptions struct {
+	Source *dbx.DB
+	Target *dbx.DB
+	Slot   string
+	Plugin string   // empty: the source dialect's default
+	Tables []string // patterns; none = all
+}
+
+// InitResult says what init found and did.
+type InitResult struct {
+	Slot       string   `json:"slot"`
+	Plugin     string   `json:"plugin"`
+	Created    bool     `json:"created"`
+	StartLSN   string   `json:"start_lsn"`
+	Tables     []string `json:"tables"`
+	Checkpoint string   `json:"checkpoint"`
+}
+
+// Init checks both sides and creates the slot and the checkpoint. Run it while no one
+// writes to the source (during cutover, before the new system's first write): every
+// change after the slot's start is then replicated. Running it again changes nothing.
+func Init(ctx context.Context, o InitOptions) (InitResult, error) {
+	res := InitResult{Slot: o.Slot, Plugin: o.Plugin}
+	if res.Plugin == "" {
+		res.Plugin = o.Source.Dialect.DefaultDecodingPlugin()
+	}
+	if _, err := DecoderFor(res.Plugin); err != nil {
+		return res, err
+	}
+	var walLevel string
+	if err := o.Source.QueryRowContext(ctx, "SHOW wal_level").Scan(&walLevel); err != nil {
+		return res, fmt.Errorf("source: read wal_level: %w", err)
+	}
+	if walLevel != "logical" {
+		return res, fmt.Errorf("source: wal_level is %s, logical decoding needs logical (openGauss: gs_guc set -c \"wal_level=logical\", then restart)", walLevel)
+	}
+	tables, err := CheckTables(ctx, o.Source, o.Target, o.Tables)
+	if err != nil {
+		return res, err
+	}
+	res.Tables = tables
+	sink := NewSink(o.Target, o.Slot)
+	if err := sink.EnsureCheckpointTable(ctx); err != nil {
+		return res, err
+	}
+	info, exists, err := SlotInfo(ctx, o.Source, o.Slot)
+	if err != nil {
+		return res, err
+	}
+	if exists {
+		if info.Plugin != res.Plugin {
+			return res, fmt.Errorf("slot %s exists with plugin %s, not %s: drop it (xckit cdc drop) or use another --slot", o.Slot, info.Plugin, res.Plugin)
+		}
+		res.StartLSN = info.Confirmed
+	} else {
+		var name, lsn string
+		if err := o.Source.QueryRowContext(ctx, o.Source.Dialect.CreateSlotSQL(), o.Slot, res.Plugin).Scan(&name, &lsn); err != nil {
+			return res, fmt.Errorf("source: create slot %s (%s): %w", o.Slot, res.Plugin, err)
+		}
+		res.Created, res.StartLSN = true, lsn
+	}
+	start, err := ParseLSN(res.StartLSN)
+	if err != nil {
+		return res, err
+	}
+	cp, ok, err := sink.Checkpoint(ctx)
+	if err != nil {
+		return res, err
+	}
+	if !ok || res.Created {
+		// A new slot starts a new stream: its checkpoint starts at the slot.
+		tx, err := o.Target.BeginTx(ctx, nil)
+		if err != nil {
+			return res, err
+		}
+		defer tx.Rollback()
+		if err := sink.writeCheckpoint(ctx, tx, start, time.Time{}); err != nil {
+			return res, err
+		}
+		if err := tx.Commit(); err != nil {
+			return res, err
+		}
+		cp.LSN = start
+	}
+	res.Checkpoint = cp.LSN.String()
+	return res, nil
+}
+
+// CheckTables lists the source tables taking part and checks that the target has each
+// with the same primary key.
+func CheckTables(ctx context.Context, source, target *dbx.DB, patterns []string) ([]string, error) {
+	tables, err := Tables(ctx, source, patterns)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if len(tables) == 0 {
+		return nil, fmt.Errorf("source: no tables match %v", patterns)
+	}
+	var problems []error
+	for _, t := range tables {
+		spk, err := PrimaryKey(ctx, source, t)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("source: %w", err))
+			continue
+		}
+		tpk, err := PrimaryKey(ctx, target, t)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("target: %w", err))
+			continue
+		}
+		if !slices.Equal(spk, tpk) {
+			problems = append(problems, fmt.Errorf("table %s: primary key (%v) on the source but (%v) on the target", t, spk, tpk))
+		}
+	}
+	return tables, errors.Join(problems...)
+}
+
+// Slot describes a replication slot.
+type Slot struct {
+	Plugin    string
+	Active    bool
+	Restart   string
+	Confirmed string
+}
+
+// SlotInfo reads a slot; ok is false when it does not exist.
+func SlotInfo(ctx context.Context, db *dbx.DB, slot string) (Slot, bool, error) {
+	var s Slot
+	err := db.QueryRowContext(ctx, db.Dialect.SlotInfoSQL(), slot).Scan(&s.Plugin, &s.Active, &s.Restart, &s.Confirmed)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, fmt.Errorf("source: read slot %s: %w", slot, err)
+	}
+	return s, true, nil
+}
+
+// Drop removes the slot from the source and its checkpoint from the target.
+func Drop(ctx context.Context, source, target *dbx.DB, slot string) error {
+	if _, ok, err := SlotInfo(ctx, source, slot); err != nil {
+		return err
+	} else if ok {
+		if _, err := source.ExecContext(ctx, source.Dialect.DropSlotSQL(), slot); err != nil {
+			return fmt.Errorf("source: drop slot %s: %w", slot, err)
+		}
+	}
+	if target != nil {
+		q := fmt.Sprintf("DELETE FROM %s WHERE slot = %s", CheckpointTable, target.Dialect.Placeholder(1))
+		if _, err := target.ExecContext(ctx, q, slot); err != nil && !isMissing(err) {
+			return fmt.Errorf("target: remove checkpoint of %s: %w", slot, err)
+		}
+	}
+	return nil
+}
+
+func isMissing(err error) bool {
+	s := err.Error()
+	return errors.Is(err, sql.ErrNoRows) || strings.Contains(s, "42P01") || strings.Contains(s, "1146") || strings.Contains(s, "does not exist")
+}
+
+// Status is what `cdc status` shows.
+type Status struct {
+	Slot          string    `json:"slot"`
+	Plugin        string    `json:"plugin"`
+	Active        bool      `json:"active"`
+	SourceLSN     string    `json:"source_lsn"`
+	ConfirmedLSN  string    `json:"slot_confirmed_lsn"`
+	AppliedLSN    string    `json:"applied_lsn"`
+	LagBytes      int64     `json:"lag_bytes"`
+	LagSeconds    float64   `json:"lag_seconds"`
+	RetainedBytes int64     `json:"retained_wal_bytes"`
+	Pending       bool      `json:"pending"` // the slot holds changes not yet applied
+	LastCommit    time.Time `json:"last_applied_commit,omitzero"`
+	AppliedAt     time.Time `json:"applied_at,omitzero"`
+}
+
+// GetStatus reads both sides.
+func GetStatus(ctx context.Context, source, target *dbx.DB, slot string) (Status, error) {
+	st := Status{Slot: slot}
+	info, ok, err := SlotInfo(ctx, source, slot)
+	if err != nil {
+		return st, err
+	}
+	if !ok {
+		return st, fmt.Errorf("source has no slot %s: run xckit cdc init", slot)
+	}
+	st.Plugin, st.Active, st.ConfirmedLSN = info.Plugin, info.Active, info.Confirmed
+	if err := source.QueryRowContext(ctx, source.Dialect.CurrentLSNSQL()).Scan(&st.SourceLSN); err != nil {
+		return st, fmt.Errorf("source: current LSN: %w", err)
+	}
+	cur, err := ParseLSN(st.SourceLSN)
+	if err != nil {
+		return st, err
+	}
+	if r, err := ParseLSN(info.Restart); err == nil && cur > r {
+		st.RetainedBytes = int64(cur - r)
+	}
+	cp, ok, err := NewSink(target, slot).Checkpoint(ctx)
+	if err != nil {
+		return st, err
+	}
+	if !ok {
+		return st, fmt.Errorf("target has no checkpoint for slot %s: run xckit cdc init", slot)
+	}
+	st.AppliedLSN, st.LastCommit, st.AppliedAt = cp.LSN.String(), cp.CommitTime, cp.AppliedAt
+	if cur > cp.LSN {
+		st.LagBytes = int64(cur - cp.LSN)
+	}
+	dec, err := DecoderFor(info.Plugin)
+	if err != nil {
+		return st, err
+	}
+	var n int
+	opts := dec.Options()
+	args := []any{slot, 1}
+	for _, o := range opts {
+		args = append(args, o)
+	}
+	rows, err := source.QueryContext(ctx, source.Dialect.PeekChangesSQL(len(opts)), args...)
+	if err != nil {
+		return st, fmt.Errorf("source: peek slot %s: %w", slot, err)
+	}
+	for rows.Next() {
+		n++
+	}
+	rows.Close()
+	st.Pending = n > 0
+	if st.Pending && !cp.CommitTime.IsZero() {
+		st.LagSeconds = time.Since(cp.CommitTime).Seconds()
+	}
+	return st, nil
+}

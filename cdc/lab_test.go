@@ -1,0 +1,253 @@
+package cdc_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xckit/xckit/cdc"
+	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/labtest"
+)
+
+// pair is a source database on gauss and a target on legacy (or a second gauss
+// database), fresh for one test.
+type pair struct {
+	src, dst *dbx.DB
+	srcDSN   string
+	dstDSN   string
+}
+
+func newPair(t *testing.T, target string) *pair {
+	t.Helper()
+	env := labtest.Ensure(t)
+	name := labtest.DatabaseName("cdc", t)
+	labtest.FreshDatabase(t, env, labtest.Gauss, name+"_s")
+	dstDSN := labtest.FreshDatabase(t, env, target, name+"_t")
+	// The source connection needs the right to use replication slots: the lab's admin.
+	sd, _ := dbx.ParseDSN(env.GaussAdminDSN)
+	sd.Database = name + "_s"
+	ctx := context.Background()
+	src, err := dbx.OpenDSN(ctx, sd, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst, err := dbx.Open(ctx, dstDSN, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &pair{src: src, dst: dst, srcDSN: sd.URL(), dstDSN: dstDSN}
+	t.Cleanup(func() {
+		cdc.Drop(context.Background(), src, nil, slotName(t))
+		src.Close()
+		dst.Close()
+	})
+	return p
+}
+
+func slotName(t *testing.T) string {
+	return strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace("xct_" + t.Name()))
+}
+
+func exec(t *testing.T, db *dbx.DB, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+const pgTypes = `CREATE TABLE types_rt (
+	id BIGINT PRIMARY KEY, i INTEGER, n NUMERIC(30,6), t TEXT, vc VARCHAR(40), b BOOLEAN,
+	d DATE, ts TIMESTAMP(6), tstz TIMESTAMPTZ, by BYTEA, j JSON)`
+
+var targetTypes = map[string]string{
+	labtest.Legacy: "CREATE TABLE types_rt (id BIGINT PRIMARY KEY, i INT, n DECIMAL(30,6), t TEXT, vc VARCHAR(40), b TINYINT(1), " +
+		"d DATE, ts DATETIME(6), tstz DATETIME(6), `by` BLOB, j LONGTEXT) DEFAULT CHARSET=utf8mb4",
+	labtest.Gauss: pgTypes,
+}
+
+// changes writes every type, NULLs, quotes, backslashes, newlines and Chinese text,
+// then updates (one moving the key) and deletes.
+var changes = []string{
+	`INSERT INTO types_rt VALUES (1, 42, 12345678901234567890.123456, 'it''s "q" \ back\slash
+new line 支付宝 微信支付', 'short', true, '2026-11-22', '2026-11-22 01:21:03.405740', '2026-11-22 09:21:03.405740+08', '\x00ff10'::bytea, '{"a": "b''c", "n": 1}')`,
+	`INSERT INTO types_rt VALUES (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
+	`INSERT INTO types_rt VALUES (3, -7, -0.000001, 'null', '', false, '1999-12-31', '1999-12-31 23:59:59.999999', '1999-12-31 23:59:59.999999+00', '\x'::bytea, 'null')`,
+	`INSERT INTO types_rt SELECT g, g, g * 1.5, 'row ' || g, 'v' || g, g % 2 = 0, DATE '2026-01-01' + g, TIMESTAMP '2026-01-01' + g * INTERVAL '1 second', now(), NULL, NULL FROM generate_series(10, 500) g`,
+	`UPDATE types_rt SET t = 'updated ''again''', n = 0.5 WHERE id = 1`,
+	`UPDATE types_rt SET id = 4 WHERE id = 3`,
+	`DELETE FROM types_rt WHERE id BETWEEN 100 AND 199`,
+	`UPDATE types_rt SET vc = NULL, b = NULL WHERE id BETWEEN 200 AND 210`,
+}
+
+// running is a pipeline started by startPipeline.
+type running struct {
+	done chan error
+	stop func() error
+}
+
+// waitCaughtUp runs until the slot holds nothing unapplied.
+func waitCaughtUp(t *testing.T, p *pair, slot string, r *running) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-r.done:
+			t.Fatalf("the pipeline stopped: %v", err)
+		default:
+		}
+		st, err := cdc.GetStatus(context.Background(), p.src, p.dst, slot)
+		if err == nil && !st.Pending {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("CDC did not catch up within 30 s")
+}
+
+func startPipeline(t *testing.T, p *pair, slot, plugin string) *running {
+	t.Helper()
+	dec, err := cdc.DecoderFor(plugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1000), Sink: cdc.NewSink(p.dst, slot),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	r := &running{done: make(chan error, 1)}
+	go func() { r.done <- pl.Run(ctx) }()
+	r.stop = func() error {
+		cancel()
+		select {
+		case err := <-r.done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("pipeline did not stop")
+		}
+	}
+	return r
+}
+
+func TestRoundTripEveryType(t *testing.T) {
+	for _, c := range []struct{ plugin, target string }{
+		{"test_decoding", labtest.Legacy},
+		{"wal2json", labtest.Legacy},
+		{"test_decoding", labtest.Gauss},
+	} {
+		t.Run(c.plugin+"_to_"+c.target, func(t *testing.T) {
+			p := newPair(t, c.target)
+			exec(t, p.src, pgTypes)
+			exec(t, p.dst, targetTypes[c.target])
+			slot := slotName(t)
+			res, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: c.plugin})
+			if err != nil {
+				t.Fatalf("init: %v", err)
+			}
+			if !res.Created || len(res.Tables) != 1 {
+				t.Errorf("init: %+v", res)
+			}
+			again, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: c.plugin})
+			if err != nil || again.Created || again.Checkpoint != res.Checkpoint {
+				t.Errorf("init twice must change nothing: %+v %v", again, err)
+			}
+			r := startPipeline(t, p, slot, c.plugin)
+			exec(t, p.src, changes...)
+			waitCaughtUp(t, p, slot, r)
+			if err := r.stop(); err != nil {
+				t.Fatalf("pipeline: %v", err)
+			}
+			rep, err := cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.Equal() || rep.Tables[0].SourceRows != 3+491-100 {
+				t.Errorf("verify after CDC: %+v", rep.Tables)
+			}
+			var txt, n string
+			if err := p.dst.QueryRow("SELECT t, n FROM types_rt WHERE id = 1").Scan(&txt, &n); err != nil {
+				t.Fatal(err)
+			}
+			if txt != "updated 'again'" || !strings.HasPrefix(n, "0.5") {
+				t.Errorf("row 1 on the target: %q %q", txt, n)
+			}
+		})
+	}
+}
+
+func TestUnapplicableChangeStopsAndResumes(t *testing.T) {
+	p := newPair(t, labtest.Legacy)
+	exec(t, p.src, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))")
+	exec(t, p.dst, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(5))")
+	slot := slotName(t)
+	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: "test_decoding"}); err != nil {
+		t.Fatal(err)
+	}
+	exec(t, p.src, "INSERT INTO notes VALUES (1, 'ok')", "INSERT INTO notes VALUES (2, 'far too long for the legacy column')", "INSERT INTO notes VALUES (3, 'ok')")
+	dec, _ := cdc.DecoderFor("test_decoding")
+	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1), Sink: cdc.NewSink(p.dst, slot), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := pl.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "notes") || !strings.Contains(err.Error(), "id=2") || !strings.Contains(err.Error(), "body") {
+		t.Fatalf("want an error naming table notes, key id=2 and column body; got %v", err)
+	}
+	cp, _, _ := cdc.NewSink(p.dst, slot).Checkpoint(context.Background())
+	info, _, _ := cdc.SlotInfo(context.Background(), p.src, slot)
+	conf, _ := cdc.ParseLSN(info.Confirmed)
+	if conf > cp.LSN {
+		t.Errorf("slot confirmed %s passed the checkpoint %s", conf, cp.LSN)
+	}
+	var n int
+	p.dst.QueryRow("SELECT count(*) FROM notes").Scan(&n)
+	if n != 1 {
+		t.Errorf("target holds %d rows; only the row before the failure may be there", n)
+	}
+	// Fix the column; the same run resumes from the failed change.
+	exec(t, p.dst, "ALTER TABLE notes MODIFY body VARCHAR(100)")
+	r := startPipeline(t, p, slot, "test_decoding")
+	waitCaughtUp(t, p, slot, r)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst})
+	if err != nil || !rep.Equal() {
+		t.Errorf("after the fix: %+v %v", rep, err)
+	}
+}
+
+func TestVerifyFindsDifferences(t *testing.T) {
+	p := newPair(t, labtest.Legacy)
+	exec(t, p.src, "CREATE TABLE acct (id BIGINT PRIMARY KEY, amount NUMERIC(20,2), owner VARCHAR(20))")
+	exec(t, p.dst, "CREATE TABLE acct (id BIGINT PRIMARY KEY, amount DECIMAL(20,2), owner VARCHAR(20))")
+	for i := 1; i <= 50; i++ {
+		exec(t, p.src, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.50, 'o%d')", i, i, i))
+		if i != 7 {
+			exec(t, p.dst, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.50, 'o%d')", i, i, i))
+		}
+	}
+	exec(t, p.dst, "INSERT INTO acct VALUES (99, 1.00, 'ghost')", "UPDATE acct SET amount = 13.51 WHERE id = 13")
+	rep, err := cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Tables[0]
+	if tr.Missing != 1 || tr.Extra != 1 || tr.Different != 1 || rep.Equal() {
+		t.Fatalf("verify: %+v", tr)
+	}
+	want := map[string]string{"missing": "id=7", "extra": "id=99", "different": "id=13"}
+	for _, d := range tr.Diffs {
+		if want[d.Kind] != d.Key {
+			t.Errorf("diff %+v", d)
+		}
+		if d.Kind == "different" && (len(d.Columns) != 1 || d.Columns[0] != "amount") {
+			t.Errorf("different columns: %v", d.Columns)
+		}
+	}
+}

@@ -1,0 +1,201 @@
+package cdc
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Pipeline moves changes from a reader to a sink. Order per batch: peek, apply data
+// and checkpoint in one target transaction, commit, then advance the slot. A crash
+// anywhere re-reads from the slot and skips what the checkpoint covers.
+type Pipeline struct {
+	Reader  *SQLReader
+	Sink    *Sink
+	Tables  []string // patterns of source tables to replicate (none = all)
+	Log     *slog.Logger
+	Idle    time.Duration // wait when there is nothing to read (default 100ms)
+	MaxWait time.Duration // longest backoff when a side is down (default 10s)
+	Stats   *Stats
+}
+
+// Stats are the pipeline's counters, safe to read while it runs.
+type Stats struct {
+	Txns, Rows, Batches atomic.Int64
+	AppliedLSN          atomic.Uint64
+	LastCommitUnixNano  atomic.Int64
+	Retries             atomic.Int64
+}
+
+// Run replicates until ctx ends. On cancellation it finishes the batch in hand
+// (applied and checkpointed, slot advanced) and returns nil. A change that cannot be
+// applied returns its error: the slot is not advanced past it.
+func (p *Pipeline) Run(ctx context.Context) error {
+	if p.Idle <= 0 {
+		p.Idle = 100 * time.Millisecond
+	}
+	if p.MaxWait <= 0 {
+		p.MaxWait = 10 * time.Second
+	}
+	if p.Stats == nil {
+		p.Stats = &Stats{}
+	}
+	var cp Checkpoint
+	if err := p.retry(ctx, "read the checkpoint", func(c context.Context) error {
+		var ok bool
+		var err error
+		cp, ok, err = p.Sink.Checkpoint(c)
+		if err == nil && !ok {
+			err = fmt.Errorf("no checkpoint for slot %s on the target: run xckit cdc init first", p.Sink.slot)
+			return permanent(err)
+		}
+		return err
+	}); err != nil {
+		return err
+	}
+	p.Stats.AppliedLSN.Store(uint64(cp.LSN))
+	p.Log.Info("cdc: running", "slot", p.Sink.slot, "checkpoint", cp.LSN.String())
+	for ctx.Err() == nil {
+		var txns []Txn
+		err := p.retry(ctx, "read the source", func(c context.Context) error {
+			var err error
+			txns, err = p.Reader.Next(c)
+			return err
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if len(txns) == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(p.Idle):
+			}
+			continue
+		}
+		upTo := txns[len(txns)-1].CommitLSN
+		apply := make([]Txn, 0, len(txns))
+		for _, t := range txns {
+			if t.CommitLSN <= cp.LSN {
+				continue // applied before a crash, slot not yet advanced: never twice
+			}
+			apply = append(apply, p.filter(t))
+		}
+		// The batch in hand is finished even if we are asked to stop meanwhile.
+		work := context.WithoutCancel(ctx)
+		if len(apply) > 0 {
+			var rows int
+			if err := p.retry(ctx, "apply to the target", func(context.Context) error {
+				// After a lost connection the commit may have happened: the checkpoint,
+				// written in the same transaction, tells.
+				if now, ok, err := p.Sink.Checkpoint(work); err != nil {
+					return err
+				} else if ok && now.LSN >= upTo {
+					return nil
+				}
+				var err error
+				rows, err = p.Sink.Apply(work, apply, upTo)
+				return err
+			}); err != nil {
+				if ctx.Err() != nil && !isPermanent(err) {
+					return nil
+				}
+				return err
+			}
+			cp.LSN = upTo
+			p.Stats.Rows.Add(int64(rows))
+			p.Stats.Txns.Add(int64(len(apply)))
+			p.Stats.Batches.Add(1)
+			p.Stats.AppliedLSN.Store(uint64(upTo))
+			if ct := apply[len(apply)-1].CommitTime; !ct.IsZero() {
+				p.Stats.LastCommitUnixNano.Store(ct.UnixNano())
+			}
+		}
+		if err := p.retry(work, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, upTo) }); err != nil {
+			return err
+		}
+	}
+	p.Log.Info("cdc: stopped", "slot", p.Sink.slot, "applied", LSN(p.Stats.AppliedLSN.Load()).String())
+	return nil
+}
+
+// filter keeps the changes of the replicated tables.
+func (p *Pipeline) filter(t Txn) Txn {
+	kept := t.Changes[:0:0]
+	for _, c := range t.Changes {
+		if Selected(c.Table, p.Tables) {
+			kept = append(kept, c)
+		}
+	}
+	t.Changes = kept
+	return t
+}
+
+type permanentError struct{ error }
+
+func (e permanentError) Unwrap() error { return e.error }
+
+func permanent(err error) error { return permanentError{err} }
+
+func isPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// retry runs f until it succeeds, retrying with backoff while the failure is a lost
+// or refused connection (a side restarting); any other error is returned at once.
+func (p *Pipeline) retry(ctx context.Context, what string, f func(context.Context) error) error {
+	wait := 200 * time.Millisecond
+	for {
+		err := f(ctx)
+		if err == nil {
+			return nil
+		}
+		if !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		p.Stats.Retries.Add(1)
+		p.Log.Warn("cdc: waiting for the database", "step", what, "retry_in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, p.MaxWait)
+	}
+}
+
+// transient reports a connection-level failure: the database is down or restarting.
+func transient(err error) bool {
+	if isPermanent(err) {
+		return false
+	}
+	var ne net.Error
+	var pgErr *pgconn.PgError
+	var myErr *mysql.MySQLError
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &ne):
+		return true
+	case errors.As(err, &pgErr):
+		// 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	case errors.As(err, &myErr):
+		return myErr.Number == 2006 || myErr.Number == 2013 || myErr.Number == 1927 || myErr.Number == 1053
+	}
+	s := err.Error()
+	return strings.Contains(s, "connection refused") || strings.Contains(s, "broken pipe") ||
+		strings.Contains(s, "bad connection") || strings.Contains(s, "unexpected EOF") || strings.Contains(s, "connection reset")
+}

@@ -1,0 +1,85 @@
+package cdc
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// SQLReader peeks decoded changes through pg_logical_slot_peek_changes and advances
+// the slot only when told the data is safely applied.
+type SQLReader struct {
+	db    *dbx.DB
+	slot  string
+	dec   Decoder
+	batch int
+	query string
+	opts  []any
+}
+
+// NewSQLReader reads slot on db with the plugin's decoder, batch changes at a time.
+func NewSQLReader(db *dbx.DB, slot string, dec Decoder, batch int) *SQLReader {
+	if batch <= 0 {
+		batch = 5000
+	}
+	opts := dec.Options()
+	args := make([]any, len(opts))
+	for i, o := range opts {
+		args[i] = o
+	}
+	return &SQLReader{db: db, slot: slot, dec: dec, batch: batch, query: db.Dialect.PeekChangesSQL(len(opts)), opts: args}
+}
+
+// Next returns the complete transactions available now (possibly none), in commit order.
+func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
+	args := append([]any{r.slot, r.batch}, r.opts...)
+	rows, err := r.db.QueryContext(ctx, r.query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("peek slot %s: %w", r.slot, err)
+	}
+	defer rows.Close()
+	var txns []Txn
+	var cur *Txn
+	for rows.Next() {
+		var lsnText, xid, data string
+		if err := rows.Scan(&lsnText, &xid, &data); err != nil {
+			return nil, fmt.Errorf("peek slot %s: %w", r.slot, err)
+		}
+		lsn, err := ParseLSN(lsnText)
+		if err != nil {
+			return nil, err
+		}
+		c, err := r.dec.Decode(RawChange{LSN: lsn, XID: xid, Data: data})
+		if err != nil {
+			return nil, fmt.Errorf("at %s (xid %s): %w", lsn, xid, err)
+		}
+		switch c.Kind {
+		case Begin:
+			cur = &Txn{XID: xid}
+		case Commit:
+			if cur == nil {
+				return nil, fmt.Errorf("at %s: COMMIT of xid %s without BEGIN", lsn, xid)
+			}
+			cur.CommitLSN, cur.CommitTime = lsn, c.CommitTime
+			txns = append(txns, *cur)
+			cur = nil
+		default:
+			if cur == nil {
+				return nil, fmt.Errorf("at %s: %s on %s outside a transaction", lsn, c.Kind, c.QualifiedName())
+			}
+			cur.Changes = append(cur.Changes, c)
+		}
+	}
+	// A transaction cut off at the end is read again next time: the slot is advanced
+	// only to the last complete commit.
+	return txns, rows.Err()
+}
+
+// Confirm advances the slot to upTo: the source may now recycle what comes before it.
+func (r *SQLReader) Confirm(ctx context.Context, upTo LSN) error {
+	if _, err := r.db.ExecContext(ctx, r.db.Dialect.AdvanceSlotSQL(), r.slot, upTo.String()); err != nil {
+		return fmt.Errorf("advance slot %s to %s: %w", r.slot, upTo, err)
+	}
+	return nil
+}

@@ -1,0 +1,88 @@
+package cdc
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// PrimaryKey returns a table's primary-key columns in key order. The table is in the
+// DSN's database (MySQL) or the search path's first schema (PostgreSQL family).
+func PrimaryKey(ctx context.Context, db *dbx.DB, table string) ([]string, error) {
+	var q string
+	if db.Dialect.Family() == dbx.FamilyMySQL {
+		q = `SELECT k.column_name FROM information_schema.table_constraints c
+			JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema AND k.table_name = c.table_name
+			WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = DATABASE() AND c.table_name = ? ORDER BY k.ordinal_position`
+	} else {
+		q = `SELECT k.column_name FROM information_schema.table_constraints c
+			JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema AND k.table_name = c.table_name
+			WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = current_schema() AND c.table_name = $1 ORDER BY k.ordinal_position`
+	}
+	rows, err := db.QueryContext(ctx, q, table)
+	if err != nil {
+		return nil, fmt.Errorf("primary key of %s: %w", table, err)
+	}
+	defer rows.Close()
+	var pk []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		pk = append(pk, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(pk) == 0 {
+		return nil, fmt.Errorf("table %s has no primary key on %s (or does not exist): CDC and verify need one", table, db.Dialect.Name())
+	}
+	return pk, nil
+}
+
+// Tables lists the base tables of the DSN's database (MySQL) or current schema,
+// matching the patterns (path.Match globs; none = all), without xckit's own tables and
+// the schema version table.
+func Tables(ctx context.Context, db *dbx.DB, patterns []string) ([]string, error) {
+	q := "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+	if db.Dialect.Family() == dbx.FamilyMySQL {
+		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
+	}
+	rows, err := db.QueryContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("list tables: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		if Selected(t, patterns) {
+			out = append(out, t)
+		}
+	}
+	return out, rows.Err()
+}
+
+// Selected reports whether a table takes part: xckit's own tables and the schema
+// version table never do; otherwise it must match a pattern (none = all).
+func Selected(table string, patterns []string) bool {
+	if strings.HasPrefix(table, "xckit_") || table == "xc_schema_version" {
+		return false
+	}
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, table); ok {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,239 @@
+package cdc
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// CheckpointTable is the target table that records, per slot, the last source commit
+// applied. It is written in the same target transaction as the data it covers.
+const CheckpointTable = "xckit_cdc_checkpoint"
+
+// Checkpoint is the target's record of a slot.
+type Checkpoint struct {
+	Slot       string
+	LSN        LSN
+	CommitTime time.Time // of the last applied source transaction
+	AppliedAt  time.Time
+}
+
+// Sink applies source transactions to the target database (MySQL/MariaDB, or the
+// PostgreSQL family), with upserts for inserts and updates and deletes by primary key.
+type Sink struct {
+	db     *dbx.DB
+	slot   string
+	tables map[string]*targetTable // by target table name
+	strict bool
+}
+
+type targetTable struct {
+	name string
+	pk   []string
+}
+
+// NewSink prepares a sink for slot on db.
+func NewSink(db *dbx.DB, slot string) *Sink {
+	return &Sink{db: db, slot: slot, tables: map[string]*targetTable{}}
+}
+
+// EnsureCheckpointTable creates the checkpoint table when missing.
+func (s *Sink) EnsureCheckpointTable(ctx context.Context) error {
+	ts := "TIMESTAMP(6) NULL"
+	if s.db.Dialect.Family() == dbx.FamilyMySQL {
+		ts = "DATETIME(6) NULL"
+	}
+	q := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (slot VARCHAR(64) NOT NULL PRIMARY KEY, lsn VARCHAR(32) NOT NULL, lsn_num BIGINT NOT NULL, commit_time %s, applied_at %s)", CheckpointTable, ts, ts)
+	if _, err := s.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("create %s on the target: %w", CheckpointTable, err)
+	}
+	return nil
+}
+
+// Checkpoint reads the slot's checkpoint; ok is false when none was written.
+func (s *Sink) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
+	var cp Checkpoint
+	var lsn string
+	var ct, at sql.NullTime
+	q := fmt.Sprintf("SELECT slot, lsn, commit_time, applied_at FROM %s WHERE slot = %s", CheckpointTable, s.db.Dialect.Placeholder(1))
+	err := s.db.QueryRowContext(ctx, q, s.slot).Scan(&cp.Slot, &lsn, &ct, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return cp, false, nil
+	}
+	if err != nil {
+		return cp, false, fmt.Errorf("read checkpoint of slot %s: %w", s.slot, err)
+	}
+	if cp.LSN, err = ParseLSN(lsn); err != nil {
+		return cp, false, fmt.Errorf("checkpoint of slot %s: %w", s.slot, err)
+	}
+	cp.CommitTime, cp.AppliedAt = ct.Time, at.Time
+	return cp, true, nil
+}
+
+// Apply writes txns and the checkpoint (upTo) in one target transaction.
+func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("target: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var last time.Time
+	for _, t := range txns {
+		for _, c := range t.Changes {
+			if err := s.applyChange(ctx, tx, c); err != nil {
+				return 0, fmt.Errorf("apply %s on %s at source commit %s (xid %s): %w", c.Kind, c.QualifiedName(), t.CommitLSN, t.XID, err)
+			}
+			rows++
+		}
+		last = t.CommitTime
+	}
+	if err := s.writeCheckpoint(ctx, tx, upTo, last); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("target: commit: %w", err)
+	}
+	return rows, nil
+}
+
+func (s *Sink) writeCheckpoint(ctx context.Context, tx *sql.Tx, upTo LSN, commitTime time.Time) error {
+	d := s.db.Dialect
+	var ct any
+	if !commitTime.IsZero() {
+		ct = commitTime.UTC()
+	}
+	q := fmt.Sprintf("INSERT INTO %s (slot, lsn, lsn_num, commit_time, applied_at) VALUES (%s) %s", CheckpointTable,
+		d.Placeholders(1, 5), d.UpsertClause([]string{"slot"}, []string{"lsn", "lsn_num", "commit_time", "applied_at"}))
+	if _, err := tx.ExecContext(ctx, q, s.slot, upTo.String(), int64(upTo), ct, time.Now().UTC()); err != nil {
+		return fmt.Errorf("write checkpoint %s: %w", upTo, err)
+	}
+	return nil
+}
+
+// table looks up (once) the target table and its primary key.
+func (s *Sink) table(ctx context.Context, tx *sql.Tx, name string) (*targetTable, error) {
+	if t, ok := s.tables[name]; ok {
+		return t, nil
+	}
+	pk, err := PrimaryKey(ctx, s.db, name)
+	if err != nil {
+		return nil, err
+	}
+	t := &targetTable{name: name, pk: pk}
+	s.tables[name] = t
+	return t, nil
+}
+
+func (s *Sink) applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
+	t, err := s.table(ctx, tx, c.Table)
+	if err != nil {
+		return err
+	}
+	d := s.db.Dialect
+	switch c.Kind {
+	case Insert, Update:
+		if c.Kind == Update && len(c.Key) > 0 && keyChanged(t.pk, c.Key, c.Columns) {
+			if err := s.deleteKey(ctx, tx, t, c.Key, false); err != nil {
+				return err
+			}
+		}
+		names := make([]string, len(c.Columns))
+		vals := make([]any, len(c.Columns))
+		var nonKey []string
+		for i, col := range c.Columns {
+			v, err := col.Value()
+			if err != nil {
+				return err
+			}
+			names[i], vals[i] = d.QuoteIdent(col.Name), v
+			if !contains(t.pk, col.Name) {
+				nonKey = append(nonKey, col.Name)
+			}
+		}
+		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) %s", d.QuoteIdent(t.name), strings.Join(names, ", "),
+			d.Placeholders(1, len(vals)), d.UpsertClause(t.pk, nonKey))
+		if _, err := tx.ExecContext(ctx, q, vals...); err != nil {
+			return withKey(err, t.pk, c.Columns)
+		}
+		return nil
+	case Delete:
+		return s.deleteKey(ctx, tx, t, c.Key, true)
+	}
+	return fmt.Errorf("unexpected change kind %s", c.Kind)
+}
+
+// deleteKey deletes the row with the key's primary-key columns. A delete that finds no
+// row means the target has diverged: it stops the pipeline (must=true).
+func (s *Sink) deleteKey(ctx context.Context, tx *sql.Tx, t *targetTable, key []Column, must bool) error {
+	d := s.db.Dialect
+	var conds []string
+	var vals []any
+	for _, k := range t.pk {
+		col, ok := find(key, k)
+		if !ok {
+			return fmt.Errorf("the change carries no value for primary-key column %s", k)
+		}
+		v, err := col.Value()
+		if err != nil {
+			return err
+		}
+		conds = append(conds, fmt.Sprintf("%s = %s", d.QuoteIdent(k), d.Placeholder(len(vals)+1)))
+		vals = append(vals, v)
+	}
+	res, err := tx.ExecContext(ctx, fmt.Sprintf("DELETE FROM %s WHERE %s", d.QuoteIdent(t.name), strings.Join(conds, " AND ")), vals...)
+	if err != nil {
+		return withKey(err, t.pk, key)
+	}
+	if n, _ := res.RowsAffected(); n == 0 && must {
+		return fmt.Errorf("key (%s) has no row on the target: the target has diverged from the source; run xckit verify", keyDesc(t.pk, key))
+	}
+	return nil
+}
+
+func keyChanged(pk []string, oldKey, newCols []Column) bool {
+	for _, k := range pk {
+		o, ok1 := find(oldKey, k)
+		n, ok2 := find(newCols, k)
+		if ok1 && ok2 && (o.Text != n.Text || o.Null != n.Null) {
+			return true
+		}
+	}
+	return false
+}
+
+func withKey(err error, pk []string, cols []Column) error {
+	return fmt.Errorf("key (%s): %w", keyDesc(pk, cols), err)
+}
+
+func keyDesc(pk []string, cols []Column) string {
+	var parts []string
+	for _, k := range pk {
+		if c, ok := find(cols, k); ok {
+			parts = append(parts, k+"="+c.Text)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func find(cols []Column, name string) (Column, bool) {
+	for _, c := range cols {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,383 @@
+package cdc
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// VerifyOptions say what to compare.
+type VerifyOptions struct {
+	Source, Target *dbx.DB
+	Tables         []string // patterns; none = all
+	MaxDiffs       int      // rows listed per table (counts are always complete); default 20
+}
+
+// Diff is one row that differs.
+type Diff struct {
+	Kind    string   `json:"kind"` // missing (on the target), extra (on the target), different
+	Key     string   `json:"key"`
+	Columns []string `json:"columns,omitempty"` // for different: which
+}
+
+// TableReport is one table's comparison.
+type TableReport struct {
+	Table      string `json:"table"`
+	SourceRows int64  `json:"source_rows"`
+	TargetRows int64  `json:"target_rows"`
+	Missing    int64  `json:"missing"`
+	Extra      int64  `json:"extra"`
+	Different  int64  `json:"different"`
+	Diffs      []Diff `json:"diffs,omitempty"`
+}
+
+// Equal reports whether the table matched.
+func (t TableReport) Equal() bool { return t.Missing == 0 && t.Extra == 0 && t.Different == 0 }
+
+// VerifyReport is the whole comparison.
+type VerifyReport struct {
+	Tables   []TableReport `json:"tables"`
+	Rows     int64         `json:"rows_compared"`
+	Seconds  float64       `json:"seconds"`
+	RowsPerS float64       `json:"rows_per_second"`
+}
+
+// Equal reports whether every table matched.
+func (r VerifyReport) Equal() bool {
+	for _, t := range r.Tables {
+		if !t.Equal() {
+			return false
+		}
+	}
+	return true
+}
+
+// Verify compares source and target row by row: both sides are streamed in primary-key
+// order (binary order for text keys on both engines) and merged; values are compared
+// in a canonical form (integers and exact decimals as digits, booleans as 0/1,
+// timestamps in UTC, bytes in hex).
+func Verify(ctx context.Context, o VerifyOptions) (VerifyReport, error) {
+	if o.MaxDiffs <= 0 {
+		o.MaxDiffs = 20
+	}
+	start := time.Now()
+	tables, err := CheckTables(ctx, o.Source, o.Target, o.Tables)
+	if err != nil {
+		return VerifyReport{}, err
+	}
+	var rep VerifyReport
+	for _, t := range tables {
+		tr, err := verifyTable(ctx, o, t)
+		if err != nil {
+			return rep, fmt.Errorf("verify %s: %w", t, err)
+		}
+		rep.Tables = append(rep.Tables, tr)
+		rep.Rows += tr.SourceRows + tr.TargetRows
+	}
+	rep.Seconds = time.Since(start).Seconds()
+	if rep.Seconds > 0 {
+		rep.RowsPerS = float64(rep.Rows) / rep.Seconds
+	}
+	return rep, nil
+}
+
+type colInfo struct {
+	name    string
+	textKey bool
+}
+
+// columns lists a table's columns in order with whether each is textual.
+func columns(ctx context.Context, db *dbx.DB, table string) ([]colInfo, error) {
+	q := "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
+	if db.Dialect.Family() == dbx.FamilyMySQL {
+		q = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
+	}
+	rows, err := db.QueryContext(ctx, q, table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []colInfo
+	for rows.Next() {
+		var c colInfo
+		var typ string
+		if err := rows.Scan(&c.name, &typ); err != nil {
+			return nil, err
+		}
+		typ = strings.ToLower(typ)
+		c.textKey = strings.Contains(typ, "char") || strings.Contains(typ, "text")
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func verifyTable(ctx context.Context, o VerifyOptions, table string) (TableReport, error) {
+	tr := TableReport{Table: table}
+	pk, err := PrimaryKey(ctx, o.Source, table)
+	if err != nil {
+		return tr, err
+	}
+	scols, err := columns(ctx, o.Source, table)
+	if err != nil {
+		return tr, err
+	}
+	tcols, err := columns(ctx, o.Target, table)
+	if err != nil {
+		return tr, err
+	}
+	names := make([]string, len(scols))
+	for i, c := range scols {
+		names[i] = c.name
+	}
+	tnames := make([]string, len(tcols))
+	for i, c := range tcols {
+		tnames[i] = c.name
+	}
+	for _, n := range names {
+		if !slices.Contains(tnames, n) {
+			return tr, fmt.Errorf("column %s is on the source but not on the target", n)
+		}
+	}
+	textKey := map[string]bool{}
+	for _, c := range scols {
+		textKey[c.name] = c.textKey
+	}
+	sRows, err := orderedScan(ctx, o.Source, table, names, pk, textKey)
+	if err != nil {
+		return tr, fmt.Errorf("source: %w", err)
+	}
+	defer sRows.Close()
+	tRows, err := orderedScan(ctx, o.Target, table, names, pk, textKey)
+	if err != nil {
+		return tr, fmt.Errorf("target: %w", err)
+	}
+	defer tRows.Close()
+	pkIdx := make([]int, len(pk))
+	for i, k := range pk {
+		pkIdx[i] = slices.Index(names, k)
+	}
+	s, sok, err := nextCanonical(sRows, len(names))
+	if err != nil {
+		return tr, err
+	}
+	t, tok, err := nextCanonical(tRows, len(names))
+	if err != nil {
+		return tr, err
+	}
+	add := func(d Diff) {
+		if len(tr.Diffs) < o.MaxDiffs {
+			tr.Diffs = append(tr.Diffs, d)
+		}
+	}
+	for sok || tok {
+		var cmp int
+		switch {
+		case !tok:
+			cmp = -1
+		case !sok:
+			cmp = 1
+		default:
+			cmp = compareKeys(s, t, pkIdx, pk, textKey)
+		}
+		switch {
+		case cmp < 0:
+			tr.Missing++
+			tr.SourceRows++
+			add(Diff{Kind: "missing", Key: keyString(s, pkIdx, pk)})
+			s, sok, err = nextCanonical(sRows, len(names))
+		case cmp > 0:
+			tr.Extra++
+			tr.TargetRows++
+			add(Diff{Kind: "extra", Key: keyString(t, pkIdx, pk)})
+			t, tok, err = nextCanonical(tRows, len(names))
+		default:
+			tr.SourceRows++
+			tr.TargetRows++
+			var diffCols []string
+			for i := range names {
+				if s[i] != t[i] {
+					diffCols = append(diffCols, names[i])
+				}
+			}
+			if len(diffCols) > 0 {
+				tr.Different++
+				add(Diff{Kind: "different", Key: keyString(s, pkIdx, pk), Columns: diffCols})
+			}
+			if s, sok, err = nextCanonical(sRows, len(names)); err == nil {
+				t, tok, err = nextCanonical(tRows, len(names))
+			}
+		}
+		if err != nil {
+			return tr, err
+		}
+	}
+	return tr, nil
+}
+
+// orderedScan streams a table in primary-key order; text keys in binary order on
+// both engines so that the two streams merge.
+func orderedScan(ctx context.Context, db *dbx.DB, table string, cols, pk []string, textKey map[string]bool) (*sql.Rows, error) {
+	d := db.Dialect
+	q := make([]string, len(cols))
+	for i, c := range cols {
+		q[i] = d.QuoteIdent(c)
+	}
+	order := make([]string, len(pk))
+	for i, k := range pk {
+		order[i] = d.QuoteIdent(k)
+		if textKey[k] {
+			if d.Family() == dbx.FamilyMySQL {
+				order[i] = "CAST(" + order[i] + " AS BINARY)"
+			} else {
+				order[i] += ` COLLATE "C"`
+			}
+		}
+	}
+	return db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(q, ", "), d.QuoteIdent(table), strings.Join(order, ", ")))
+}
+
+func nextCanonical(rows *sql.Rows, n int) ([]string, bool, error) {
+	if !rows.Next() {
+		return nil, false, rows.Err()
+	}
+	vals := make([]any, n)
+	ptrs := make([]any, n)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if err := rows.Scan(ptrs...); err != nil {
+		return nil, false, err
+	}
+	out := make([]string, n)
+	for i, v := range vals {
+		out[i] = canonical(v)
+	}
+	return out, true, nil
+}
+
+// canonical renders a scanned value so that equal data compares equal across engines.
+func canonical(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "\\N"
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case time.Time:
+		return x.UTC().Format("2006-01-02 15:04:05.000000")
+	case []byte:
+		if isDecimal(x) {
+			return normDecimal(string(x))
+		}
+		if bytes.ContainsFunc(x, func(r rune) bool { return r < 0x20 && r != '\n' && r != '\t' && r != '\r' }) || !isUTF8(x) {
+			return "\\x" + hex.EncodeToString(x)
+		}
+		return string(x)
+	case string:
+		if isDecimal([]byte(x)) {
+			return normDecimal(x)
+		}
+		return x
+	default:
+		// pgx numeric and other types print themselves exactly.
+		s := fmt.Sprint(x)
+		if isDecimal([]byte(s)) {
+			return normDecimal(s)
+		}
+		return s
+	}
+}
+
+func isUTF8(b []byte) bool { return strings.ToValidUTF8(string(b), "\uFFFD") == string(b) }
+
+func isDecimal(b []byte) bool {
+	if len(b) == 0 || len(b) > 80 {
+		return false
+	}
+	dot := false
+	for i, c := range b {
+		switch {
+		case c == '-' && i == 0:
+		case c == '.' && !dot:
+			dot = true
+		case c >= '0' && c <= '9':
+		default:
+			return false
+		}
+	}
+	return b[len(b)-1] != '-' && b[len(b)-1] != '.'
+}
+
+// normDecimal drops trailing fractional zeros and a leading plus: 12.50 and 12.5 agree.
+func normDecimal(s string) string {
+	if strings.Contains(s, ".") {
+		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	}
+	if s == "-0" {
+		return "0"
+	}
+	return s
+}
+
+func compareKeys(a, b []string, idx []int, pk []string, textKey map[string]bool) int {
+	for j, i := range idx {
+		if textKey[pk[j]] {
+			if c := strings.Compare(a[i], b[i]); c != 0 {
+				return c
+			}
+			continue
+		}
+		if x, err1 := strconv.ParseInt(a[i], 10, 64); err1 == nil {
+			if y, err2 := strconv.ParseInt(b[i], 10, 64); err2 == nil {
+				switch {
+				case x < y:
+					return -1
+				case x > y:
+					return 1
+				}
+				continue
+			}
+		}
+		x, err1 := strconv.ParseFloat(a[i], 64)
+		y, err2 := strconv.ParseFloat(b[i], 64)
+		if err1 == nil && err2 == nil {
+			switch {
+			case x < y:
+				return -1
+			case x > y:
+				return 1
+			}
+			continue
+		}
+		if c := strings.Compare(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func keyString(row []string, idx []int, pk []string) string {
+	parts := make([]string, len(idx))
+	for j, i := range idx {
+		parts[j] = pk[j] + "=" + row[i]
+	}
+	return strings.Join(parts, ", ")
+}

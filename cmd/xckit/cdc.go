@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xckit/xckit/cdc"
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+func cdcFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "source", Usage: "openGauss (new side) `DSN`", EnvVars: []string{"XCKIT_CDC_SOURCE"}},
+		&cli.StringFlag{Name: "target", Usage: "legacy database `DSN`", EnvVars: []string{"XCKIT_CDC_TARGET"}},
+		&cli.StringFlag{Name: "slot", Value: "xckit_cdc", Usage: "replication slot `NAME`"},
+		&cli.StringFlag{Name: "tables", Usage: "comma-separated table patterns (default: all but xckit's own)"},
+	}
+}
+
+func openSides(c *cli.Context, needTarget bool) (*dbx.DB, *dbx.DB, error) {
+	if c.String("source") == "" {
+		return nil, nil, usage("--source DSN is needed (or XCKIT_CDC_SOURCE)")
+	}
+	if needTarget && c.String("target") == "" {
+		return nil, nil, usage("--target DSN is needed (or XCKIT_CDC_TARGET)")
+	}
+	src, err := dbx.Open(c.Context, c.String("source"), dbx.Options{AppName: "xckit-cdc"})
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("source: %w", err)}
+	}
+	if src.Dialect.Family() != dbx.FamilyPostgres {
+		src.Close()
+		return nil, nil, usage("--source must be openGauss or PostgreSQL (got %s)", src.Dialect.Name())
+	}
+	if c.String("target") == "" {
+		return src, nil, nil
+	}
+	dst, err := dbx.Open(c.Context, c.String("target"), dbx.Options{AppName: "xckit-cdc"})
+	if err != nil {
+		src.Close()
+		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("target: %w", err)}
+	}
+	return src, dst, nil
+}
+
+func patterns(c *cli.Context) []string {
+	if c.String("tables") == "" {
+		return nil
+	}
+	return strings.Split(c.String("tables"), ",")
+}
+
+func cdcCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "cdc",
+		Usage:     "keep the legacy database in step with openGauss (logical decoding), nothing lost, nothing twice",
+		UsageText: "xckit cdc init|run|status|drop|decode ...\n\nExample:\n   xckit cdc init --source $NEW --target $LEGACY && xckit cdc run --source $NEW --target $LEGACY",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "init",
+				Usage:     "check both sides, create the slot and the checkpoint (idempotent); run before the new side's first write",
+				UsageText: "xckit cdc init --source DSN --target DSN [--slot NAME] [--plugin P] [--tables a,b]\n\nExample:\n   xckit cdc init --source opengauss://cdc:pw@10.0.0.5:5432/payd --target mysql://payd:pw@10.0.0.9:3306/payd",
+				Flags:     append(cdcFlags(), &cli.StringFlag{Name: "plugin", Usage: "decoding plugin (default: mppdb_decoding on openGauss, test_decoding on PostgreSQL)"}),
+				Action:    cdcInit,
+			},
+			{
+				Name:      "run",
+				Usage:     "replicate in the foreground; SIGTERM finishes the batch in hand and exits 0",
+				UsageText: "xckit cdc run --source DSN --target DSN [--slot NAME] [--batch N] [--metrics-addr ADDR]\n\nExample:\n   xckit cdc run --metrics-addr 127.0.0.1:9187",
+				Flags: append(cdcFlags(),
+					&cli.IntFlag{Name: "batch", Value: 5000, Usage: "changes per read (whole transactions)"},
+					&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `ADDR`"}),
+				Action: cdcRun,
+			},
+			{
+				Name:      "status",
+				Usage:     "source LSN, slot, applied LSN, lag in bytes and seconds",
+				UsageText: "xckit cdc status --source DSN --target DSN [--slot NAME] [-o json]\n\nExample:\n   xckit cdc status -o json",
+				Flags:     cdcFlags(),
+				Action:    cdcStatus,
+			},
+			{
+				Name:      "drop",
+				Usage:     "remove the slot from the source and its checkpoint from the target (needs --yes)",
+				UsageText: "xckit cdc drop --source DSN [--target DSN] [--slot NAME] --yes",
+				Flags:     append(cdcFlags(), &cli.BoolFlag{Name: "yes", Usage: "really drop: the source stops keeping WAL for it"}),
+				Action:    cdcDrop,
+			},
+			{
+				Name:      "decode",
+				Usage:     "decode captured plugin output (data column or `location | xid | data` lines) to JSON lines",
+				UsageText: "xckit cdc decode --plugin mppdb_decoding|test_decoding|wal2json [--in FILE]\n\nExample:\n   xckit cdc decode --plugin mppdb_decoding --in captured.txt",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "plugin", Required: true, Usage: "mppdb_decoding, test_decoding or wal2json"},
+					&cli.StringFlag{Name: "in", Usage: "input `FILE` (default stdin)"},
+				},
+				Action: cdcDecode,
+			},
+		},
+	}
+}
+
+func cdcInit(c *cli.Context) error {
+	src, dst, err := openSides(c, true)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer dst.Close()
+	res, err := cdc.Init(c.Context, cdc.InitOptions{Source: src, Target: dst, Slot: c.String("slot"), Plugin: c.String("plugin"), Tables: patterns(c)})
+	if err != nil {
+		return failed("cdc init: %w", err)
+	}
+	return emit(c, res, func(w io.Writer) error {
+		verb := "exists"
+		if res.Created {
+			verb = "created"
+		}
+		fmt.Fprintf(w, "slot %s (%s) %s at %s; checkpoint %s\ntables: %s\n", res.Slot, res.Plugin, verb, res.StartLSN, res.Checkpoint, strings.Join(res.Tables, ", "))
+		return nil
+	})
+}
+
+func cdcRun(c *cli.Context) error {
+	src, dst, err := openSides(c, true)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer dst.Close()
+	info, ok, err := cdc.SlotInfo(c.Context, src, c.String("slot"))
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	if !ok {
+		return usage("the source has no slot %s: run xckit cdc init first", c.String("slot"))
+	}
+	dec, err := cdc.DecoderFor(info.Plugin)
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	stats := &cdc.Stats{}
+	if addr := c.String("metrics-addr"); addr != "" {
+		srv := &http.Server{Addr: addr, Handler: cdcMetrics(stats, c.String("slot")), ReadHeaderTimeout: 5 * time.Second}
+		go srv.ListenAndServe()
+		defer srv.Shutdown(context.Background())
+	}
+	p := &cdc.Pipeline{Reader: cdc.NewSQLReader(src, c.String("slot"), dec, c.Int("batch")), Sink: cdc.NewSink(dst, c.String("slot")),
+		Tables: patterns(c), Log: logger(c), Stats: stats}
+	if err := p.Run(c.Context); err != nil {
+		return failed("cdc run stopped: %w", err)
+	}
+	return nil
+}
+
+// cdcMetrics serves the pipeline's counters in Prometheus text format.
+func cdcMetrics(s *cdc.Stats, slot string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		l := fmt.Sprintf("{slot=%q}", slot)
+		fmt.Fprintf(w, "# TYPE xckit_cdc_rows_total counter\nxckit_cdc_rows_total%s %d\n", l, s.Rows.Load())
+		fmt.Fprintf(w, "# TYPE xckit_cdc_txns_total counter\nxckit_cdc_txns_total%s %d\n", l, s.Txns.Load())
+		fmt.Fprintf(w, "# TYPE xckit_cdc_retries_total counter\nxckit_cdc_retries_total%s %d\n", l, s.Retries.Load())
+		fmt.Fprintf(w, "# TYPE xckit_cdc_applied_lsn gauge\nxckit_cdc_applied_lsn%s %d\n", l, s.AppliedLSN.Load())
+		if ns := s.LastCommitUnixNano.Load(); ns > 0 {
+			fmt.Fprintf(w, "# TYPE xckit_cdc_last_commit_seconds gauge\nxckit_cdc_last_commit_seconds%s %.3f\n", l, float64(ns)/1e9)
+		}
+	})
+}
+
+func cdcStatus(c *cli.Context) error {
+	src, dst, err := openSides(c, true)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer dst.Close()
+	st, err := cdc.GetStatus(c.Context, src, dst, c.String("slot"))
+	if err != nil {
+		return failed("cdc status: %w", err)
+	}
+	return emit(c, st, func(w io.Writer) error {
+		return table(w, []any{"SLOT", "PLUGIN", "SOURCE LSN", "CONFIRMED", "APPLIED", "LAG BYTES", "LAG S", "RETAINED WAL"},
+			[][]any{{st.Slot, st.Plugin, st.SourceLSN, st.ConfirmedLSN, st.AppliedLSN, st.LagBytes, fmt.Sprintf("%.1f", st.LagSeconds), st.RetainedBytes}})
+	})
+}
+
+func cdcDrop(c *cli.Context) error {
+	if !c.Bool("yes") {
+		return usage("cdc drop removes slot %s: the legacy side stops following. Add --yes to do it", c.String("slot"))
+	}
+	src, dst, err := openSides(c, false)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if dst != nil {
+		defer dst.Close()
+	}
+	if err := cdc.Drop(c.Context, src, dst, c.String("slot")); err != nil {
+		return failed("cdc drop: %w", err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "slot %s dropped\n", c.String("slot"))
+	return nil
+}
+
+func cdcDecode(c *cli.Context) error {
+	d, err := cdc.DecoderFor(c.String("plugin"))
+	if err != nil {
+		return usage("%v", err)
+	}
+	in := io.Reader(os.Stdin)
+	name := "stdin"
+	if f := c.String("in"); f != "" {
+		fh, err := os.Open(f)
+		if err != nil {
+			return usage("--in: %v", err)
+		}
+		defer fh.Close()
+		in, name = fh, f
+	}
+	if _, err := cdc.DecodeStream(in, c.App.Writer, d); err != nil {
+		return failed("%s: %w", name, err)
+	}
+	return nil
+}
