@@ -48,8 +48,8 @@ type RawChange struct {
 // Column is one decoded value. Text holds the value as SQL text without quoting (the
 // digits of a number, the characters of a string, "\x..." of a bytea); Null marks SQL NULL.
 type Column struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
+	Name  string `json:"name"`
+	Type  string `json:"type"`
 	Null  bool   `json:"-"`
 	Toast bool   `json:"-"` // an unchanged TOASTed value the plugin did not send
 	Text  string `json:"-"`

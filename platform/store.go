@@ -108,7 +108,7 @@ func NewStore(db *dbx.DB) *Store {
 			ph(1), ph(2), activeAccount(ph(3), ph(4), ph(5))),
 		insertPayment: "INSERT INTO payments (req_id, merchant, type, agreement_id, channel, amount, currency, status, code, body_hash, created_at, account_id) SELECT " +
 			p(1, 11) + ", account_id FROM agreements WHERE id = " + ph(12),
-		payment:       "SELECT req_id, type, agreement_id, account_id, channel, amount, currency, status, code, body_hash, created_at FROM payments WHERE req_id = " + ph(1) + " AND merchant = " + ph(2),
+		payment: "SELECT req_id, type, agreement_id, account_id, channel, amount, currency, status, code, body_hash, created_at FROM payments WHERE req_id = " + ph(1) + " AND merchant = " + ph(2),
 		terminate: fmt.Sprintf("UPDATE agreements SET status = '%s', terminated_at = %s WHERE id = %s AND merchant = %s AND status = '%s'",
 			AgreementTerminated, ph(1), ph(2), ph(3), AgreementActive),
 		insertAgreement: "INSERT INTO agreements (id, merchant, customer, channel, account_id, status, created_at) VALUES (" + p(1, 7) + ")",
