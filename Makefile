@@ -36,7 +36,7 @@ test: setup build vet ## every test (-race), lab integration tests included; the
 	rm -f $(TESTLAB_DIR).lock; \
 	exit $$status
 
-demo: setup build ## bring the lab up and show it (the main job, growing with each capability)
+demo: setup build ## the main job on the lab: lab up, a signed payment via the lb, copy + CDC + verify
 	$(XCKIT) lab up --dir $(LAB_DIR)
 	$(XCKIT) lab status --dir $(LAB_DIR)
 	$(XCKIT) profile show lab
@@ -45,9 +45,12 @@ demo: setup build ## bring the lab up and show it (the main job, growing with ea
 	@eval "$$($(XCKIT) lab env --dir $(LAB_DIR))" && scripts/signed-curl.sh POST /v1/payments \
 	  "{\"req_id\":\"demo-$$(date +%s%N)\",\"type\":\"debit\",\"agreement_id\":\"ag-seed-1\",\"amount\":1250,\"currency\":\"CNY\",\"channel\":\"tenpay\"}" 2>&1
 	@echo
-	@echo "demo: the lab is up (gauss = openGauss stand-in, legacy = MariaDB + payd, lb = nginx as the F5)."
-	@echo "demo: next, as capabilities land: install payd onto gauss, CDC into legacy, acceptance bench,"
-	@echo "demo: cutover and one-command rollback, ending in an HTML report. Stop it with: make lab-down"
+	@echo
+	@echo "demo: hot standby: copy legacy -> gauss, CDC gauss -> legacy under payments to the new payd, verify:"
+	LAB_DIR=$(LAB_DIR) scripts/demo-cdc.sh
+	@echo
+	@echo "demo: done. The lab stays up (gauss = openGauss stand-in, legacy = MariaDB + payd, lb = nginx as the F5);"
+	@echo "demo: still to come: installer, acceptance report, cutover and one-command rollback. Stop it: make lab-down"
 
 bench-payd: setup build ## payd debit vs pgbench on the same SQL, fixed 500 TPS, capacity (about 6 min)
 	scripts/bench-payd.sh

@@ -54,7 +54,7 @@ func slotName(t *testing.T) string {
 	return strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace("xct_" + t.Name()))
 }
 
-func exec(t *testing.T, db *dbx.DB, stmts ...string) {
+func execSQL(t *testing.T, db *dbx.DB, stmts ...string) {
 	t.Helper()
 	for _, q := range stmts {
 		if _, err := db.Exec(q); err != nil {
@@ -143,8 +143,8 @@ func TestRoundTripEveryType(t *testing.T) {
 	} {
 		t.Run(c.plugin+"_to_"+c.target, func(t *testing.T) {
 			p := newPair(t, c.target)
-			exec(t, p.src, pgTypes)
-			exec(t, p.dst, targetTypes[c.target])
+			execSQL(t, p.src, pgTypes)
+			execSQL(t, p.dst, targetTypes[c.target])
 			slot := slotName(t)
 			res, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: c.plugin})
 			if err != nil {
@@ -158,7 +158,7 @@ func TestRoundTripEveryType(t *testing.T) {
 				t.Errorf("init twice must change nothing: %+v %v", again, err)
 			}
 			r := startPipeline(t, p, slot, c.plugin)
-			exec(t, p.src, changes...)
+			execSQL(t, p.src, changes...)
 			waitCaughtUp(t, p, slot, r)
 			if err := r.stop(); err != nil {
 				t.Fatalf("pipeline: %v", err)
@@ -183,13 +183,13 @@ func TestRoundTripEveryType(t *testing.T) {
 
 func TestUnapplicableChangeStopsAndResumes(t *testing.T) {
 	p := newPair(t, labtest.Legacy)
-	exec(t, p.src, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))")
-	exec(t, p.dst, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(5))")
+	execSQL(t, p.src, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))")
+	execSQL(t, p.dst, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(5))")
 	slot := slotName(t)
 	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: "test_decoding"}); err != nil {
 		t.Fatal(err)
 	}
-	exec(t, p.src, "INSERT INTO notes VALUES (1, 'ok')", "INSERT INTO notes VALUES (2, 'far too long for the legacy column')", "INSERT INTO notes VALUES (3, 'ok')")
+	execSQL(t, p.src, "INSERT INTO notes VALUES (1, 'ok')", "INSERT INTO notes VALUES (2, 'far too long for the legacy column')", "INSERT INTO notes VALUES (3, 'ok')")
 	dec, _ := cdc.DecoderFor("test_decoding")
 	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1), Sink: cdc.NewSink(p.dst, slot), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -210,7 +210,7 @@ func TestUnapplicableChangeStopsAndResumes(t *testing.T) {
 		t.Errorf("target holds %d rows; only the row before the failure may be there", n)
 	}
 	// Fix the column; the same run resumes from the failed change.
-	exec(t, p.dst, "ALTER TABLE notes MODIFY body VARCHAR(100)")
+	execSQL(t, p.dst, "ALTER TABLE notes MODIFY body VARCHAR(100)")
 	r := startPipeline(t, p, slot, "test_decoding")
 	waitCaughtUp(t, p, slot, r)
 	if err := r.stop(); err != nil {
@@ -224,15 +224,15 @@ func TestUnapplicableChangeStopsAndResumes(t *testing.T) {
 
 func TestVerifyFindsDifferences(t *testing.T) {
 	p := newPair(t, labtest.Legacy)
-	exec(t, p.src, "CREATE TABLE acct (id BIGINT PRIMARY KEY, amount NUMERIC(20,2), owner VARCHAR(20))")
-	exec(t, p.dst, "CREATE TABLE acct (id BIGINT PRIMARY KEY, amount DECIMAL(20,2), owner VARCHAR(20))")
+	execSQL(t, p.src, "CREATE TABLE acct (id BIGINT PRIMARY KEY, amount NUMERIC(20,2), owner VARCHAR(20))")
+	execSQL(t, p.dst, "CREATE TABLE acct (id BIGINT PRIMARY KEY, amount DECIMAL(20,2), owner VARCHAR(20))")
 	for i := 1; i <= 50; i++ {
-		exec(t, p.src, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.50, 'o%d')", i, i, i))
+		execSQL(t, p.src, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.50, 'o%d')", i, i, i))
 		if i != 7 {
-			exec(t, p.dst, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.50, 'o%d')", i, i, i))
+			execSQL(t, p.dst, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.50, 'o%d')", i, i, i))
 		}
 	}
-	exec(t, p.dst, "INSERT INTO acct VALUES (99, 1.00, 'ghost')", "UPDATE acct SET amount = 13.51 WHERE id = 13")
+	execSQL(t, p.dst, "INSERT INTO acct VALUES (99, 1.00, 'ghost')", "UPDATE acct SET amount = 13.51 WHERE id = 13")
 	rep, err := cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst})
 	if err != nil {
 		t.Fatal(err)
@@ -249,5 +249,47 @@ func TestVerifyFindsDifferences(t *testing.T) {
 		if d.Kind == "different" && (len(d.Columns) != 1 || d.Columns[0] != "amount") {
 			t.Errorf("different columns: %v", d.Columns)
 		}
+	}
+}
+
+func TestCopyBothWaysAndSequences(t *testing.T) {
+	p := newPair(t, labtest.Legacy)
+	// legacy -> gauss, as at cutover: the legacy side has data and an AUTO_INCREMENT key.
+	execSQL(t, p.dst, "CREATE TABLE flows (id BIGINT AUTO_INCREMENT PRIMARY KEY, note VARCHAR(50), amt DECIMAL(20,2), at DATETIME(6))")
+	execSQL(t, p.src, "CREATE TABLE flows (id BIGSERIAL PRIMARY KEY, note VARCHAR(50), amt NUMERIC(20,2), at TIMESTAMP(6))")
+	for i := 1; i <= 1200; i++ {
+		execSQL(t, p.dst, fmt.Sprintf("INSERT INTO flows (note, amt, at) VALUES ('n%d 支付', %d.25, '2026-11-22 01:02:03.000004')", i, i))
+	}
+	rep, err := cdc.Copy(context.Background(), cdc.CopyOptions{From: p.dst, To: p.src, Chunk: 500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Rows != 1200 || len(rep.Tables[0].Sequences) != 1 {
+		t.Errorf("copy: %+v", rep)
+	}
+	// Run again: idempotent.
+	if _, err := cdc.Copy(context.Background(), cdc.CopyOptions{From: p.dst, To: p.src}); err != nil {
+		t.Fatalf("second copy: %v", err)
+	}
+	v, err := cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst})
+	if err != nil || !v.Equal() {
+		t.Fatalf("verify after copy: %+v %v", v, err)
+	}
+	// The sequence moved past the copied keys: the first new row cannot collide.
+	var id int64
+	if err := p.src.QueryRow("INSERT INTO flows (note) VALUES ('new') RETURNING id").Scan(&id); err != nil || id != 1201 {
+		t.Errorf("first new row got id %d (%v), want 1201", id, err)
+	}
+	// gauss -> legacy: the target's AUTO_INCREMENT moves too.
+	execSQL(t, p.dst, "DELETE FROM flows")
+	if _, err := cdc.Copy(context.Background(), cdc.CopyOptions{From: p.src, To: p.dst}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.dst.Exec("INSERT INTO flows (note) VALUES ('legacy new')")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last, _ := res.LastInsertId(); last != 1202 {
+		t.Errorf("legacy AUTO_INCREMENT after copy gave %d, want 1202", last)
 	}
 }
