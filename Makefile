@@ -31,7 +31,7 @@ vet: ## gofmt check and go vet
 
 test: setup build vet ## every test (-race), lab integration tests included; the test lab is removed afterwards
 	@set -o pipefail; status=0; \
-	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) $(GO) test -race -count=1 -timeout 20m ./... || status=$$?; \
+	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) $(GO) test -race -count=1 -timeout 20m ./... 2>&1 | tee .test.log || status=$$?; \
 	$(XCKIT) lab down --purge --dir $(TESTLAB_DIR) --log-level warn || true; \
 	rm -f $(TESTLAB_DIR).lock; \
 	exit $$status

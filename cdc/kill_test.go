@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -92,8 +93,9 @@ func TestKill9UnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	run := func() *exec.Cmd {
-		cmd := exec.Command(bin, "cdc", "run", "--source", p.srcDSN, "--target", p.dstDSN, "--slot", slot, "--batch", "200", "--log-level", "warn")
+	run := func(extra ...string) *exec.Cmd {
+		args := append([]string{"cdc", "run", "--source", p.srcDSN, "--target", p.dstDSN, "--slot", slot, "--batch", "200", "--log-level", "warn"}, extra...)
+		cmd := exec.Command(bin, args...)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -107,9 +109,23 @@ func TestKill9UnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	// A last run catches up; SIGTERM then finishes its batch and exits 0.
-	cmd := run()
+	// A last run catches up; SIGTERM then finishes its batch and exits 0. Its metrics
+	// answering shows it is up (signal handling is installed before that).
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := run("--metrics-addr", addr)
 	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if r, err := http.Get("http://" + addr + "/metrics"); err == nil {
+			r.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("cdc run did not come up")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	for {
 		st, err := cdc.GetStatus(ctx, p.src, p.dst, slot)
 		if err == nil && !st.Pending {

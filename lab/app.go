@@ -109,10 +109,13 @@ func (a *legacyApp) up(ctx context.Context) error {
 			return fmt.Errorf("start payd: %w", err)
 		}
 		logf.Close()
-		go cmd.Wait()
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
 		if err := waitFor(ctx, "legacy-app", 30*time.Second, func() error {
-			if cmd.ProcessState != nil {
+			select {
+			case <-exited:
 				return fmt.Errorf("payd exited: see %s", filepath.Join(a.dir, "payd.log"))
+			default:
 			}
 			return a.probe(ctx)
 		}); err != nil {

@@ -104,10 +104,13 @@ func (l *legacy) up(ctx context.Context) error {
 			return fmt.Errorf("start mariadbd: %w", err)
 		}
 		out.Close()
-		go cmd.Wait() // reap it if it stops while this process still runs
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }() // reap it if it stops while this process still runs
 		if err := waitFor(ctx, "legacy", 60*time.Second, func() error {
-			if cmd.ProcessState != nil {
+			select {
+			case <-exited:
 				return fmt.Errorf("mariadbd exited: see %s", l.logFile())
+			default:
 			}
 			if !l.running() {
 				return fmt.Errorf("no pid file yet")
