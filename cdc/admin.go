@@ -181,16 +181,17 @@ type Status struct {
 	Active        bool      `json:"active"`
 	SourceLSN     string    `json:"source_lsn"`
 	ConfirmedLSN  string    `json:"slot_confirmed_lsn"`
-	AppliedLSN    string    `json:"applied_lsn"`
-	LagBytes      int64     `json:"lag_bytes"`
-	LagSeconds    float64   `json:"lag_seconds"`
+	AppliedLSN    string    `json:"applied_lsn"`   // commit of the last applied transaction
+	CaughtUpLSN   string    `json:"caught_up_lsn"` // every commit before it is applied
+	LagBytes      int64     `json:"lag_bytes"`     // source position - caught-up position
+	LagSeconds    float64   `json:"lag_seconds"`   // everything committed more than this long ago is applied
 	RetainedBytes int64     `json:"retained_wal_bytes"`
-	Pending       bool      `json:"pending"` // the slot holds changes not yet applied
 	LastCommit    time.Time `json:"last_applied_commit,omitzero"`
 	AppliedAt     time.Time `json:"applied_at,omitzero"`
 }
 
-// GetStatus reads both sides.
+// GetStatus reads both sides. It never reads the slot itself, so it can run beside
+// `cdc run` (a slot serves one session at a time).
 func GetStatus(ctx context.Context, source, target *dbx.DB, slot string) (Status, error) {
 	st := Status{Slot: slot}
 	info, ok, err := SlotInfo(ctx, source, slot)
@@ -201,13 +202,11 @@ func GetStatus(ctx context.Context, source, target *dbx.DB, slot string) (Status
 		return st, fmt.Errorf("source has no slot %s: run xckit cdc init", slot)
 	}
 	st.Plugin, st.Active, st.ConfirmedLSN = info.Plugin, info.Active, info.Confirmed
-	if err := source.QueryRowContext(ctx, source.Dialect.CurrentLSNSQL()).Scan(&st.SourceLSN); err != nil {
-		return st, fmt.Errorf("source: current LSN: %w", err)
-	}
-	cur, err := ParseLSN(st.SourceLSN)
+	cur, err := CurrentLSN(ctx, source)
 	if err != nil {
 		return st, err
 	}
+	st.SourceLSN = cur.String()
 	if r, err := ParseLSN(info.Restart); err == nil && cur > r {
 		st.RetainedBytes = int64(cur - r)
 	}
@@ -219,30 +218,32 @@ func GetStatus(ctx context.Context, source, target *dbx.DB, slot string) (Status
 		return st, fmt.Errorf("target has no checkpoint for slot %s: run xckit cdc init", slot)
 	}
 	st.AppliedLSN, st.LastCommit, st.AppliedAt = cp.LSN.String(), cp.CommitTime, cp.AppliedAt
-	if cur > cp.LSN {
-		st.LagBytes = int64(cur - cp.LSN)
+	caught := max(cp.SeenLSN, cp.LSN)
+	st.CaughtUpLSN = caught.String()
+	if cur > caught {
+		st.LagBytes = int64(cur - caught)
 	}
-	dec, err := DecoderFor(info.Plugin)
-	if err != nil {
-		return st, err
-	}
-	var n int
-	opts := dec.Options()
-	args := []any{slot, 1}
-	for _, o := range opts {
-		args = append(args, o)
-	}
-	rows, err := source.QueryContext(ctx, source.Dialect.PeekChangesSQL(len(opts)), args...)
-	if err != nil {
-		return st, fmt.Errorf("source: peek slot %s: %w", slot, err)
-	}
-	for rows.Next() {
-		n++
-	}
-	rows.Close()
-	st.Pending = n > 0
-	if st.Pending && !cp.CommitTime.IsZero() {
-		st.LagSeconds = time.Since(cp.CommitTime).Seconds()
+	if since := cp.SeenAt; !since.IsZero() {
+		st.LagSeconds = time.Since(since).Seconds()
 	}
 	return st, nil
+}
+
+// WaitApplied waits until every source transaction committed before lsn is applied
+// on the target (the rollback's "wait until the CDC has applied the fence LSN").
+func WaitApplied(ctx context.Context, target *dbx.DB, slot string, lsn LSN, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	sink := NewSink(target, slot)
+	for {
+		cp, ok, err := sink.Checkpoint(ctx)
+		if err == nil && ok && (cp.SeenLSN >= lsn || cp.LSN >= lsn) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("CDC has not applied everything before %s within %s (caught up to %s): is xckit cdc run running?", lsn, timeout, max(cp.SeenLSN, cp.LSN))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

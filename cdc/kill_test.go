@@ -126,15 +126,12 @@ func TestKill9UnderLoad(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for {
-		st, err := cdc.GetStatus(ctx, p.src, p.dst, slot)
-		if err == nil && !st.Pending {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("did not catch up: %+v %v", st, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	lsn, err := cdc.CurrentLSN(ctx, p.src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cdc.WaitApplied(ctx, p.dst, slot, lsn, time.Until(deadline)); err != nil {
+		t.Fatal(err)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	if err := cmd.Wait(); err != nil {

@@ -65,10 +65,15 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.Stats.AppliedLSN.Store(uint64(cp.LSN))
 	p.Log.Info("cdc: running", "slot", p.Sink.slot, "checkpoint", cp.LSN.String())
+	var seen LSN
 	for ctx.Err() == nil {
 		var txns []Txn
+		var before LSN // the source's position before the read
 		err := p.retry(ctx, "read the source", func(c context.Context) error {
 			var err error
+			if before, err = p.Reader.CurrentLSN(c); err != nil {
+				return err
+			}
 			txns, err = p.Reader.Next(c)
 			return err
 		})
@@ -79,6 +84,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return err
 		}
 		if len(txns) == 0 {
+			// Nothing to read: every commit before `before` is applied.
+			if before > seen {
+				if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, before) }); err != nil {
+					if ctx.Err() != nil {
+						return nil
+					}
+					return err
+				}
+				seen = before
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(p.Idle):
@@ -190,8 +205,9 @@ func transient(err error) bool {
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &ne):
 		return true
 	case errors.As(err, &pgErr):
-		// 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx connection
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+		// 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx
+		// connection; 55006: another session holds the slot for a moment.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "55006"
 	case errors.As(err, &myErr):
 		return myErr.Number == 2006 || myErr.Number == 2013 || myErr.Number == 1927 || myErr.Number == 1053
 	}

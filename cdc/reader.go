@@ -76,6 +76,20 @@ func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
 	return txns, rows.Err()
 }
 
+// CurrentLSN is the source's current write position.
+func (r *SQLReader) CurrentLSN(ctx context.Context) (LSN, error) {
+	return CurrentLSN(ctx, r.db)
+}
+
+// CurrentLSN reads a PostgreSQL-family database's current write position.
+func CurrentLSN(ctx context.Context, db *dbx.DB) (LSN, error) {
+	var s string
+	if err := db.QueryRowContext(ctx, db.Dialect.CurrentLSNSQL()).Scan(&s); err != nil {
+		return 0, fmt.Errorf("source: current LSN: %w", err)
+	}
+	return ParseLSN(s)
+}
+
 // Confirm advances the slot to upTo: the source may now recycle what comes before it.
 func (r *SQLReader) Confirm(ctx context.Context, upTo LSN) error {
 	if _, err := r.db.ExecContext(ctx, r.db.Dialect.AdvanceSlotSQL(), r.slot, upTo.String()); err != nil {

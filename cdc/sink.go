@@ -18,9 +18,13 @@ const CheckpointTable = "xckit_cdc_checkpoint"
 // Checkpoint is the target's record of a slot.
 type Checkpoint struct {
 	Slot       string
-	LSN        LSN
+	LSN        LSN       // commit LSN of the last applied source transaction
 	CommitTime time.Time // of the last applied source transaction
 	AppliedAt  time.Time
+	// SeenLSN: every source transaction committed before this position is applied
+	// (the pipeline found nothing more to read after reading it), as of SeenAt.
+	SeenLSN LSN
+	SeenAt  time.Time
 }
 
 // Sink applies source transactions to the target database (MySQL/MariaDB, or the
@@ -48,9 +52,31 @@ func (s *Sink) EnsureCheckpointTable(ctx context.Context) error {
 	if s.db.Dialect.Family() == dbx.FamilyMySQL {
 		ts = "DATETIME(6) NULL"
 	}
-	q := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (slot VARCHAR(64) NOT NULL PRIMARY KEY, lsn VARCHAR(32) NOT NULL, lsn_num BIGINT NOT NULL, commit_time %s, applied_at %s)", CheckpointTable, ts, ts)
+	q := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (slot VARCHAR(64) NOT NULL PRIMARY KEY, lsn VARCHAR(32) NOT NULL, lsn_num BIGINT NOT NULL, commit_time %s, applied_at %s, seen_lsn VARCHAR(32) NULL, seen_at %s)", CheckpointTable, ts, ts, ts)
 	if _, err := s.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("create %s on the target: %w", CheckpointTable, err)
+	}
+	// Tables made by an earlier xckit lack the caught-up columns.
+	have, err := columnTypes(ctx, s.db, CheckpointTable)
+	if err != nil {
+		return err
+	}
+	for col, typ := range map[string]string{"seen_lsn": "VARCHAR(32) NULL", "seen_at": ts} {
+		if _, ok := have[col]; !ok {
+			if _, err := s.db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", CheckpointTable, col, typ)); err != nil {
+				return fmt.Errorf("upgrade %s on the target: %w", CheckpointTable, err)
+			}
+		}
+	}
+	return nil
+}
+
+// MarkSeen records that everything committed on the source before lsn is applied.
+func (s *Sink) MarkSeen(ctx context.Context, lsn LSN) error {
+	d := s.db.Dialect
+	q := fmt.Sprintf("UPDATE %s SET seen_lsn = %s, seen_at = %s WHERE slot = %s", CheckpointTable, d.Placeholder(1), d.Placeholder(2), d.Placeholder(3))
+	if _, err := s.db.ExecContext(ctx, q, lsn.String(), time.Now().UTC(), s.slot); err != nil {
+		return fmt.Errorf("target: record caught-up position %s: %w", lsn, err)
 	}
 	return nil
 }
@@ -59,9 +85,10 @@ func (s *Sink) EnsureCheckpointTable(ctx context.Context) error {
 func (s *Sink) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 	var cp Checkpoint
 	var lsn string
-	var ct, at sql.NullTime
-	q := fmt.Sprintf("SELECT slot, lsn, commit_time, applied_at FROM %s WHERE slot = %s", CheckpointTable, s.db.Dialect.Placeholder(1))
-	err := s.db.QueryRowContext(ctx, q, s.slot).Scan(&cp.Slot, &lsn, &ct, &at)
+	var seen sql.NullString
+	var ct, at, st sql.NullTime
+	q := fmt.Sprintf("SELECT slot, lsn, commit_time, applied_at, seen_lsn, seen_at FROM %s WHERE slot = %s", CheckpointTable, s.db.Dialect.Placeholder(1))
+	err := s.db.QueryRowContext(ctx, q, s.slot).Scan(&cp.Slot, &lsn, &ct, &at, &seen, &st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, false, nil
 	}
@@ -71,7 +98,12 @@ func (s *Sink) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 	if cp.LSN, err = ParseLSN(lsn); err != nil {
 		return cp, false, fmt.Errorf("checkpoint of slot %s: %w", s.slot, err)
 	}
-	cp.CommitTime, cp.AppliedAt = ct.Time, at.Time
+	cp.CommitTime, cp.AppliedAt, cp.SeenAt = ct.Time, at.Time, st.Time
+	if seen.Valid && seen.String != "" {
+		if cp.SeenLSN, err = ParseLSN(seen.String); err != nil {
+			return cp, false, fmt.Errorf("checkpoint of slot %s: %w", s.slot, err)
+		}
+	}
 	return cp, true, nil
 }
 

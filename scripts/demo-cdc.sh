@@ -46,11 +46,9 @@ for _ in $(seq 100); do curl -sf http://127.0.0.1:28080/readyz >/dev/null && bre
 step "payments to the new side: 200 TPS for 10 s"
 $X bench run --target http://127.0.0.1:28080 --scenario payment.mixed --rate 200 --duration 10s --warmup 2s --log-level warn
 
-step "xckit cdc status"
+step "xckit cdc status, then xckit cdc wait (everything committed so far is applied)"
 $X cdc status --source "$CDC_SRC" --target "$LEGACY"
-for _ in $(seq 100); do
-  $X cdc status --source "$CDC_SRC" --target "$LEGACY" -o json | grep -q '"pending": false' && break; sleep 0.2
-done
+$X cdc wait --source "$CDC_SRC" --target "$LEGACY" --timeout 60s
 curl -s http://127.0.0.1:28187/metrics | grep -E '^xckit_cdc_(rows|txns)_total'
 
 step "stop cdc run (SIGTERM: finishes its batch) and the new payd"

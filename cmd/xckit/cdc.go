@@ -87,6 +87,15 @@ func cdcCommand() *cli.Command {
 				Action:    cdcStatus,
 			},
 			{
+				Name:      "wait",
+				Usage:     "wait until everything committed on the source so far (or up to --lsn) is applied on the target",
+				UsageText: "xckit cdc wait --source DSN --target DSN [--slot NAME] [--lsn X/Y] [--timeout D]\n\nExample:\n   xckit cdc wait --timeout 60s",
+				Flags: append(cdcFlags(),
+					&cli.StringFlag{Name: "lsn", Usage: "source position to wait for (default: the source's current position)"},
+					&cli.DurationFlag{Name: "timeout", Value: time.Minute, Usage: "give up after this long (exit 1)"}),
+				Action: cdcWait,
+			},
+			{
 				Name:      "drop",
 				Usage:     "remove the slot from the source and its checkpoint from the target (needs --yes)",
 				UsageText: "xckit cdc drop --source DSN [--target DSN] [--slot NAME] --yes",
@@ -200,8 +209,8 @@ func cdcStatus(c *cli.Context) error {
 		return failed("cdc status: %w", err)
 	}
 	return emit(c, st, func(w io.Writer) error {
-		return table(w, []any{"SLOT", "PLUGIN", "SOURCE LSN", "CONFIRMED", "APPLIED", "LAG BYTES", "LAG S", "RETAINED WAL"},
-			[][]any{{st.Slot, st.Plugin, st.SourceLSN, st.ConfirmedLSN, st.AppliedLSN, st.LagBytes, fmt.Sprintf("%.1f", st.LagSeconds), st.RetainedBytes}})
+		return table(w, []any{"SLOT", "PLUGIN", "ACTIVE", "SOURCE LSN", "CONFIRMED", "APPLIED", "CAUGHT UP", "LAG BYTES", "LAG S", "RETAINED WAL"},
+			[][]any{{st.Slot, st.Plugin, st.Active, st.SourceLSN, st.ConfirmedLSN, st.AppliedLSN, st.CaughtUpLSN, st.LagBytes, fmt.Sprintf("%.1f", st.LagSeconds), st.RetainedBytes}})
 	})
 }
 
@@ -344,4 +353,27 @@ func printVerify(w io.Writer, rep cdc.VerifyReport) error {
 	}
 	_, err := fmt.Fprintf(w, "compared %d rows in %.1fs (%.0f rows/s)\n", rep.Rows, rep.Seconds, rep.RowsPerS)
 	return err
+}
+
+func cdcWait(c *cli.Context) error {
+	src, dst, err := openSides(c, true)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer dst.Close()
+	var lsn cdc.LSN
+	if s := c.String("lsn"); s != "" {
+		if lsn, err = cdc.ParseLSN(s); err != nil {
+			return usage("--lsn: %v", err)
+		}
+	} else if lsn, err = cdc.CurrentLSN(c.Context, src); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	start := time.Now()
+	if err := cdc.WaitApplied(c.Context, dst, c.String("slot"), lsn, c.Duration("timeout")); err != nil {
+		return failed("%w", err)
+	}
+	fmt.Fprintf(c.App.Writer, "applied everything before %s (waited %s)\n", lsn, time.Since(start).Round(time.Millisecond))
+	return nil
 }
