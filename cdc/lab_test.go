@@ -195,7 +195,9 @@ func TestUnapplicableChangeStopsAndResumes(t *testing.T) {
 	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: "test_decoding"}); err != nil {
 		t.Fatal(err)
 	}
-	execSQL(t, p.src, "INSERT INTO notes VALUES (1, 'ok')", "INSERT INTO notes VALUES (2, 'far too long for the legacy column')", "INSERT INTO notes VALUES (3, 'ok')")
+	// One source transaction of three rows: the sink sends them as one multi-row
+	// statement, and on failure finds the row to blame.
+	execSQL(t, p.src, "INSERT INTO notes VALUES (1, 'ok')", "INSERT INTO notes VALUES (2, 'far too long for the legacy column'), (3, 'ok'), (4, 'ok')")
 	dec, _ := cdc.DecoderFor("test_decoding")
 	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1), Sink: cdc.NewSink(p.dst, slot), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

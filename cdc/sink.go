@@ -115,14 +115,18 @@ func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err e
 	}
 	defer tx.Rollback()
 	var last time.Time
+	run := &upsertRun{}
 	for _, t := range txns {
 		for _, c := range t.Changes {
-			if err := s.applyChange(ctx, tx, c); err != nil {
-				return 0, fmt.Errorf("apply %s on %s at source commit %s (xid %s): %w", c.Kind, c.QualifiedName(), t.CommitLSN, t.XID, err)
+			if err := s.applyChange(ctx, tx, t, c, run); err != nil {
+				return 0, err
 			}
 			rows++
 		}
 		last = t.CommitTime
+	}
+	if err := s.flush(ctx, tx, run); err != nil {
+		return 0, err
 	}
 	if err := s.writeCheckpoint(ctx, tx, upTo, last); err != nil {
 		return 0, err
@@ -161,42 +165,148 @@ func (s *Sink) table(ctx context.Context, tx *sql.Tx, name string) (*targetTable
 	return t, nil
 }
 
-func (s *Sink) applyChange(ctx context.Context, tx *sql.Tx, c Change) error {
+// upsertRun gathers consecutive upserts of one table with the same columns, so that
+// they go out as one multi-row statement. Order is kept: anything else (a delete, a
+// key change, another table, a repeated key) flushes the run first.
+type upsertRun struct {
+	origin string // the first row's change, for errors
+	table  *targetTable
+	cols  string // the column list, as a signature
+	names []string
+	rows  [][]any
+	first []Column // first row, to name its key in errors
+	keys  map[string]bool
+}
+
+const maxRunRows = 500
+
+func (s *Sink) applyChange(ctx context.Context, tx *sql.Tx, txn Txn, c Change, run *upsertRun) error {
+	where := fmt.Sprintf("%s on %s at source commit %s (xid %s)", c.Kind, c.QualifiedName(), txn.CommitLSN, txn.XID)
 	t, err := s.table(ctx, tx, c.Table)
 	if err != nil {
-		return err
+		return fmt.Errorf("apply %s: %w", where, err)
 	}
-	d := s.db.Dialect
+	err = s.applyRow(ctx, tx, t, c, run, where)
+	if err != nil && !strings.HasPrefix(err.Error(), "apply ") {
+		err = fmt.Errorf("apply %s: %w", where, err)
+	}
+	return err
+}
+
+func (s *Sink) applyRow(ctx context.Context, tx *sql.Tx, t *targetTable, c Change, run *upsertRun, where string) error {
 	switch c.Kind {
 	case Insert, Update:
 		if c.Kind == Update && len(c.Key) > 0 && keyChanged(t.pk, c.Key, c.Columns) {
+			if err := s.flush(ctx, tx, run); err != nil {
+				return err
+			}
 			if err := s.deleteKey(ctx, tx, t, c.Key, false); err != nil {
 				return err
 			}
 		}
 		names := make([]string, len(c.Columns))
 		vals := make([]any, len(c.Columns))
-		var nonKey []string
 		for i, col := range c.Columns {
 			v, err := col.Value()
 			if err != nil {
 				return err
 			}
-			names[i], vals[i] = d.QuoteIdent(col.Name), v
-			if !contains(t.pk, col.Name) {
-				nonKey = append(nonKey, col.Name)
+			names[i], vals[i] = col.Name, v
+		}
+		sig := strings.Join(names, "\x00")
+		key := keyDesc(t.pk, c.Columns)
+		if run.table != t || run.cols != sig || run.keys[key] || len(run.rows) >= maxRunRows {
+			if err := s.flush(ctx, tx, run); err != nil {
+				return err
 			}
+			run.table, run.cols, run.names, run.first, run.keys, run.origin = t, sig, names, c.Columns, map[string]bool{}, where
 		}
-		q := fmt.Sprintf("INSERT INTO %s (%s) VALUES (%s) %s", d.QuoteIdent(t.name), strings.Join(names, ", "),
-			d.Placeholders(1, len(vals)), d.UpsertClause(t.pk, nonKey))
-		if _, err := tx.ExecContext(ctx, q, vals...); err != nil {
-			return withKey(err, t.pk, c.Columns)
-		}
+		run.rows = append(run.rows, vals)
+		run.keys[key] = true
 		return nil
 	case Delete:
+		if err := s.flush(ctx, tx, run); err != nil {
+			return err
+		}
 		return s.deleteKey(ctx, tx, t, c.Key, true)
 	}
 	return fmt.Errorf("unexpected change kind %s", c.Kind)
+}
+
+// flush writes the gathered upserts. When the multi-row statement fails, the rows are
+// written one by one so that the error names the row that cannot be applied.
+func (s *Sink) flush(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
+	if len(run.rows) == 0 {
+		return nil
+	}
+	defer func() { run.rows, run.table = run.rows[:0], nil }()
+	if err := s.writeRun(ctx, tx, run); err != nil {
+		return fmt.Errorf("apply %s and following rows: %w", run.origin, err)
+	}
+	return nil
+}
+
+func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
+	d := s.db.Dialect
+	t := run.table
+	quoted := make([]string, len(run.names))
+	var nonKey []string
+	for i, n := range run.names {
+		quoted[i] = d.QuoteIdent(n)
+		if !contains(t.pk, n) {
+			nonKey = append(nonKey, n)
+		}
+	}
+	stmt := func(rows [][]any) (string, []any) {
+		var b strings.Builder
+		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", d.QuoteIdent(t.name), strings.Join(quoted, ", "))
+		args := make([]any, 0, len(rows)*len(quoted))
+		for i, r := range rows {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(" + d.Placeholders(len(args)+1, len(r)) + ")")
+			args = append(args, r...)
+		}
+		b.WriteString(" " + d.UpsertClause(t.pk, nonKey))
+		return b.String(), args
+	}
+	if len(run.rows) == 1 {
+		q, args := stmt(run.rows)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return withKey(err, t.pk, run.first)
+		}
+		return nil
+	}
+	// A failed statement leaves a PostgreSQL transaction aborted: try the batch
+	// under a savepoint so the row-by-row pass can name the culprit.
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT xckit_run"); err != nil {
+		return err
+	}
+	q, args := stmt(run.rows)
+	if _, err := tx.ExecContext(ctx, q, args...); err == nil {
+		_, err = tx.ExecContext(ctx, "RELEASE SAVEPOINT xckit_run")
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT xckit_run"); err != nil {
+		return err
+	}
+	for _, r := range run.rows {
+		q, args := stmt([][]any{r})
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return withKey(err, t.pk, rowColumns(run.names, r))
+		}
+	}
+	return fmt.Errorf("a batch of %d rows failed but each row alone succeeded", len(run.rows))
+}
+
+// rowColumns rebuilds named values for an error message.
+func rowColumns(names []string, vals []any) []Column {
+	cols := make([]Column, len(names))
+	for i, n := range names {
+		cols[i] = Column{Name: n, Text: fmt.Sprint(vals[i])}
+	}
+	return cols
 }
 
 // deleteKey deletes the row with the key's primary-key columns. A delete that finds no

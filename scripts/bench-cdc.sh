@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# make bench-cdc: CDC apply throughput gauss -> legacy MariaDB on the lab, a backlog of
+# payd-shaped rows in (a) large and (b) single-row transactions; the database's own
+# decoding speed (pg_recvlogical on a twin slot) for comparison; verify speed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+X=bin/xckit
+LAB_DIR=${LAB_DIR:-.xckit-lab}
+ROWS=${ROWS:-200000}
+$X lab up --dir "$LAB_DIR" --log-level warn >/dev/null
+eval "$($X lab env --dir "$LAB_DIR")"
+PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_recvlogical | tail -1)")
+SRC="${XCKIT_GAUSS_ADMIN_DSN%/postgres}/cdcbench"
+DST="${XCKIT_LEGACY_ADMIN_DSN%/}/cdcbench"
+mysql_pw=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
+mysql_port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
+my() { mariadb -h127.0.0.1 -P"$mysql_port" -uxcadmin -p"$mysql_pw" "$@"; }
+
+run_case() { # name, SQL that fills the source
+  local name=$1 fill=$2
+  $X cdc drop --source "$SRC" --target "$DST" --slot bench --yes --log-level error 2>/dev/null || true
+  psql "$SRC" -qc "SELECT pg_drop_replication_slot('bench_twin') FROM pg_replication_slots WHERE slot_name = 'bench_twin'" >/dev/null 2>&1 || true
+  psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS cdcbench" -c "CREATE DATABASE cdcbench" >/dev/null 2>&1
+  my -e "DROP DATABASE IF EXISTS cdcbench; CREATE DATABASE cdcbench"
+  local ddl="CREATE TABLE payments (req_id VARCHAR(64) PRIMARY KEY, merchant VARCHAR(64) NOT NULL, type VARCHAR(8) NOT NULL, agreement_id VARCHAR(40) NOT NULL, account_id BIGINT NOT NULL, channel VARCHAR(32) NOT NULL, amount BIGINT NOT NULL, currency CHAR(3) NOT NULL, status VARCHAR(16) NOT NULL, code VARCHAR(32) NOT NULL, body_hash CHAR(64) NOT NULL, created_at TIMESTAMP(6) NOT NULL)"
+  psql "$SRC" -qc "$ddl"
+  my cdcbench -e "${ddl/TIMESTAMP(6)/DATETIME(6)}"
+  $X cdc init --source "$SRC" --target "$DST" --slot bench --log-level warn >/dev/null
+  psql "$SRC" -qc "SELECT pg_create_logical_replication_slot('bench_twin', 'test_decoding')" >/dev/null
+  psql "$SRC" -q <<<"$fill"
+  local end_lsn; end_lsn=$(psql "$SRC" -Atc "SELECT pg_current_wal_lsn()")
+  local t0 t1 t2
+  t0=$(date +%s.%N)
+  "$PGBIN/pg_recvlogical" -d "$SRC" --slot bench_twin --start --endpos "$end_lsn" -o include-xids=1 -f /dev/null
+  t1=$(date +%s.%N)
+  $X cdc run --source "$SRC" --target "$DST" --slot bench --log-level warn & local pid=$!
+  $X cdc wait --source "$SRC" --target "$DST" --slot bench --lsn "$end_lsn" --timeout 600s --log-level warn >/dev/null
+  t2=$(date +%s.%N)
+  kill -TERM $pid; wait $pid
+  local n; n=$(my -N cdcbench -e "SELECT count(*) FROM payments")
+  python3 -c "r=$n; a=$t1-$t0; b=$t2-$t1; print(f'| $name | {r} | {b:.1f} | {r/b:.0f} | {a:.1f} | {r/a:.0f} |')"
+}
+
+row="'p-' || g, 'm', 'debit', 'ag-seed-' || (g % 1000 + 1), g % 1000 + 1, 'tenpay', g % 100000, 'CNY', 'succeeded', 'ok', md5(g::text) || md5(g::text), now()"
+echo "| case | rows | xckit cdc apply s | xckit rows/s | pg_recvlogical decode s | pg_recvlogical rows/s |"
+echo "|---|---|---|---|---|---|"
+big=""; for i in $(seq 0 19); do big+="INSERT INTO payments SELECT $row FROM generate_series($((i*ROWS/20+1)), $(((i+1)*ROWS/20))) g;"$'\n'; done
+run_case "20 transactions of $((ROWS/20)) rows" "$big"
+small="DO \$\$ BEGIN FOR g IN 1..$((ROWS/4)) LOOP INSERT INTO payments SELECT $row; COMMIT; END LOOP; END \$\$;"
+run_case "$((ROWS/4)) single-row transactions" "$small"
+echo
+echo "verify, same data on both sides:"
+$X verify --source "${XCKIT_GAUSS_ADMIN_DSN%/postgres}/cdcbench" --target "$DST" | tail -1
