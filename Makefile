@@ -13,7 +13,7 @@ TESTLAB_DIR ?= $(or $(TMPDIR),/tmp)/xckit-testlab
 LAB_DIR     ?= .xckit-lab
 XCKIT       := bin/xckit
 
-.PHONY: help setup build test vet demo bench-payd lab-up lab-down clean
+.PHONY: help setup build test vet demo bench-payd bench-cdc lab-up lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -36,10 +36,12 @@ test: setup build vet ## every test (-race), lab integration tests included; the
 	rm -f $(TESTLAB_DIR).lock; \
 	exit $$status
 
-demo: setup build ## the main job on the lab: lab up, a signed payment via the lb, copy + CDC + verify
+demo: setup build ## the main job on the lab: lab up, check, a signed payment via the lb, copy + CDC + verify
 	$(XCKIT) lab up --dir $(LAB_DIR)
 	$(XCKIT) lab status --dir $(LAB_DIR)
-	$(XCKIT) profile show lab
+	@echo
+	@echo "demo: preflight of this host, gauss and legacy against the lab profile:"
+	@eval "$$($(XCKIT) lab env --dir $(LAB_DIR))" && $(XCKIT) check --db "$${XCKIT_GAUSS_ADMIN_DSN%/postgres}/payd" --legacy "$$XCKIT_LEGACY_DSN"
 	@echo
 	@echo "demo: a signed debit through the balancer (the F5) to the live legacy platform:"
 	@eval "$$($(XCKIT) lab env --dir $(LAB_DIR))" && scripts/signed-curl.sh POST /v1/payments \
@@ -54,6 +56,9 @@ demo: setup build ## the main job on the lab: lab up, a signed payment via the l
 
 bench-payd: setup build ## payd debit vs pgbench on the same SQL, fixed 500 TPS, capacity (about 6 min)
 	scripts/bench-payd.sh
+
+bench-cdc: setup build ## CDC apply rows/s gauss -> legacy vs pg_recvlogical, verify rows/s (about 1 min)
+	scripts/bench-cdc.sh
 
 lab-up: build ## start the local lab (.xckit-lab)
 	$(XCKIT) lab up --dir $(LAB_DIR)

@@ -17,7 +17,7 @@ var update = flag.Bool("update", false, "rewrite golden files")
 func TestBuiltinsResolve(t *testing.T) {
 	t.Parallel()
 	names := Names()
-	for _, want := range []string{"base", "lab", "kunpeng920-kylinv10", "kunpeng920-euleros2", "kunpeng920-openeuler2203"} {
+	for _, want := range []string{"base", "server", "lab", "kunpeng920-kylinv10", "kunpeng920-euleros2", "kunpeng920-openeuler2203"} {
 		p, err := Load(want)
 		if err != nil {
 			t.Errorf("%s: %v", want, err)

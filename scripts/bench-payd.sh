@@ -66,7 +66,7 @@ for c in 16 64; do
 done
 echo
 f=$(xb --scenario payment.debit --rate 500 --duration 60s --warmup 5s)
-echo "Fixed 500 TPS for 60 s (open loop): $(j "$f" '"achieved %.1f TPS, success %.3f%%, platform avg %.2f ms p99 %.2f ms, client latency avg %.2f ms p99 %.2f ms" % (d["achieved_tps"], d["success_pct"], d["platform"]["avg_ms"], d["platform"]["p99_ms"], d["latency"]["avg_ms"], d["latency"]["p99_ms"]))')"
+echo "Fixed 500 TPS for 60 s (open loop): $(j "$f" '"achieved %.1f TPS, success %.3f%%, platform avg %.2f ms p99 %.2f ms, client latency avg %.2f ms p99 %.2f ms" % (d["achieved_tps"], d["success_pct"], d["platform"]["avg_ms"], d["platform"]["p99_ms"], d["latency"]["avg_ms"], d["latency"]["p99_ms"])')"
 echo
 echo "Capacity (open loop, 15 s steady each; limit p99 <= 45 ms and 100% success):"
 best=0

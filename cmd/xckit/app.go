@@ -64,13 +64,13 @@ Example:
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Before: func(c *cli.Context) error {
-			if _, err := outputFormat(c); err != nil {
-				return err
+			if o := c.String("output"); o != "text" && o != "json" && o != "junit" {
+				return usage("--output %q: use text or json (junit for check)", o)
 			}
 			_, err := parseLevel(c.String("log-level"))
 			return err
 		},
-		Commands: []*cli.Command{versionCommand(), profileCommand(), labCommand(), benchCommand(), cdcCommand(), verifyCommand()},
+		Commands: []*cli.Command{versionCommand(), profileCommand(), labCommand(), benchCommand(), cdcCommand(), verifyCommand(), checkCommand()},
 	}
 	setUsageErrors(app.Commands)
 	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%v (see xckit --help)", err) }
@@ -131,7 +131,12 @@ func outputFormat(c *cli.Context) (string, error) {
 	switch o := c.String("output"); o {
 	case "text", "json":
 		return o, nil
+	case "junit":
+		if c.Command != nil && c.Command.Name == "check" {
+			return o, nil
+		}
+		return "", usage("--output junit is for xckit check; use text or json here")
 	default:
-		return "", usage("--output %q: use text or json", o)
+		return "", usage("--output %q: use text or json (junit for check)", o)
 	}
 }

@@ -1,0 +1,242 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/xckit/xckit/cdc"
+	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/profiles"
+)
+
+// dbCheck wraps a check that needs the openGauss connection.
+func dbCheck(id, title string, f func(ctx context.Context, t *Target, db *dbx.DB) Result) Check {
+	return check{id, title, func(ctx context.Context, t *Target) Result {
+		if t.DB == nil {
+			if t.DBErr != nil {
+				return couldNot("a connection", t.DBErr, "check --db (host, port, user, password) and that openGauss listens there")
+			}
+			return skip("no --db given")
+		}
+		return f(ctx, t, t.DB)
+	}}
+}
+
+func show(ctx context.Context, db *dbx.DB, name string) (string, error) {
+	var v string
+	err := db.QueryRowContext(ctx, "SHOW "+name).Scan(&v)
+	return v, err
+}
+
+func dbChecks(p *profiles.Profile) []Check {
+	d := p.Database
+	list := []Check{
+		check{"db.reachable", "openGauss reachable", func(ctx context.Context, t *Target) Result {
+			if t.DB == nil {
+				if t.DBErr != nil {
+					return failed("a connection", dbx.Redact(t.DBErr.Error()), "check --db (host, port, user, password), pg_hba.conf and listen_addresses")
+				}
+				return skip("no --db given")
+			}
+			return pass("a connection", "connected as "+t.DB.DSN.User+" to "+t.DB.DSN.Host)
+		}},
+		dbCheck("db.engine", "Database engine and version", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			want := "openGauss >= " + d.MinVersion
+			got := db.Dialect.Name()
+			switch db.Dialect.Engine {
+			case dbx.OpenGauss:
+				if d.MinVersion == "" || db.Dialect.VersionAtLeast(d.MinVersion) {
+					return pass(want, got)
+				}
+				return failed(want, got, "upgrade openGauss to "+d.MinVersion+" or later")
+			case dbx.PostgreSQL:
+				if d.AcceptPostgreSQL {
+					return warn(want, got+" (the lab's stand-in)", "sites run openGauss; PostgreSQL is accepted here because the profile allows it")
+				}
+			}
+			return failed(want, got, "xckit installs onto openGauss: point --db at it")
+		}),
+		dbCheck("db.encoding", "Server encoding", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			want := d.Encoding
+			if want == "" {
+				want = "UTF8"
+			}
+			v, err := show(ctx, db, "server_encoding")
+			if err != nil {
+				return couldNot(want, err, "")
+			}
+			if strings.EqualFold(v, want) {
+				return pass(want, v)
+			}
+			return failed(want, v, "create the platform's database with ENCODING '"+want+"' (gs_initdb -E UTF8 for the instance)")
+		}),
+		dbCheck("db.wal_level", "wal_level for logical decoding", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			v, err := show(ctx, db, "wal_level")
+			if err != nil {
+				return couldNot("logical", err, "")
+			}
+			if v == "logical" {
+				return pass("logical", v)
+			}
+			return failed("logical", v, "gs_guc set -D $PGDATA -c \"wal_level=logical\", then restart openGauss (PostgreSQL: ALTER SYSTEM SET wal_level = logical; restart)")
+		}),
+		dbCheck("db.slots.free", "Free replication slots", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			want := fmt.Sprintf(">= %d free", max(d.MinFreeSlots, 1))
+			var maxSlots, used int
+			v, err := show(ctx, db, "max_replication_slots")
+			if err == nil {
+				fmt.Sscan(v, &maxSlots)
+				err = db.QueryRowContext(ctx, "SELECT count(*) FROM pg_replication_slots").Scan(&used)
+			}
+			if err != nil {
+				return couldNot(want, err, "")
+			}
+			got := fmt.Sprintf("%d free (%d of %d used)", maxSlots-used, used, maxSlots)
+			if maxSlots-used >= max(d.MinFreeSlots, 1) {
+				return pass(want, got)
+			}
+			return failed(want, got, "raise max_replication_slots (gs_guc set ... \"max_replication_slots=16\", restart) or drop unused slots")
+		}),
+		dbCheck("db.wal_senders", "Free WAL senders", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			var maxS, used int
+			v, err := show(ctx, db, "max_wal_senders")
+			if err == nil {
+				fmt.Sscan(v, &maxS)
+				err = db.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_replication").Scan(&used)
+			}
+			if err != nil {
+				return couldNot(">= 1 free", err, "")
+			}
+			got := fmt.Sprintf("%d free (%d of %d used)", maxS-used, used, maxS)
+			if maxS-used >= 1 {
+				return pass(">= 1 free", got)
+			}
+			return failed(">= 1 free", got, "raise max_wal_senders and restart")
+		}),
+		dbCheck("db.cdc_user", "CDC user may use replication slots", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			user := t.CDCUser
+			if user == "" {
+				user = db.DSN.User
+			}
+			q := "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = $1"
+			if db.Dialect.Engine == dbx.OpenGauss {
+				q = "SELECT rolreplication OR rolsystemadmin FROM pg_roles WHERE rolname = $1"
+			}
+			var ok bool
+			if err := db.QueryRowContext(ctx, q, user).Scan(&ok); err != nil {
+				return couldNot("REPLICATION or SYSADMIN", err, "")
+			}
+			if ok {
+				return pass("REPLICATION or SYSADMIN", user+" has it")
+			}
+			return failed("REPLICATION or SYSADMIN", user+" has neither", "ALTER ROLE "+user+" REPLICATION (or give the CDC its own role with REPLICATION)")
+		}),
+		dbCheck("db.slots.retained", "WAL retained by inactive slots", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			want := "<= " + d.MaxRetainedWAL.String()
+			cur, err := cdc.CurrentLSN(ctx, db)
+			if err != nil {
+				return couldNot(want, err, "")
+			}
+			rows, err := db.QueryContext(ctx, "SELECT slot_name, COALESCE(restart_lsn::text, '') FROM pg_replication_slots WHERE NOT active")
+			if err != nil {
+				return couldNot(want, err, "")
+			}
+			defer rows.Close()
+			var worst int64
+			var names []string
+			for rows.Next() {
+				var name, lsn string
+				if rows.Scan(&name, &lsn) != nil {
+					continue
+				}
+				if l, err := cdc.ParseLSN(lsn); err == nil && cur > l {
+					names = append(names, fmt.Sprintf("%s %s", name, profiles.ByteSize(cur-l).String()))
+					worst = max(worst, int64(cur-l))
+				}
+			}
+			got := "no inactive slots"
+			if len(names) > 0 {
+				got = strings.Join(names, ", ")
+			}
+			if d.MaxRetainedWAL > 0 && worst > d.MaxRetainedWAL.Bytes() {
+				return failed(want, got, "an inactive slot keeps WAL from being recycled: resume its consumer (xckit cdc run) or drop it (xckit cdc drop)")
+			}
+			return pass(want, got)
+		}),
+		dbCheck("db.connections", "Connection headroom", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			var maxC, used int
+			v, err := show(ctx, db, "max_connections")
+			if err == nil {
+				fmt.Sscan(v, &maxC)
+				err = db.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity").Scan(&used)
+			}
+			if err != nil {
+				return couldNot("< 80% used", err, "")
+			}
+			got := fmt.Sprintf("%d of %d in use", used, maxC)
+			if maxC > 0 && used*100/maxC >= 80 {
+				return warn("< 80% used", got, "payd needs its pools (sum of channel pool sizes + common pool per instance): raise max_connections")
+			}
+			return pass("< 80% used", got)
+		}),
+		dbCheck("db.primary_keys", "Every table has a primary key", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			rows, err := db.QueryContext(ctx, `SELECT t.table_name FROM information_schema.tables t
+				WHERE t.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
+				AND NOT EXISTS (SELECT 1 FROM information_schema.table_constraints c WHERE c.table_schema = t.table_schema AND c.table_name = t.table_name AND c.constraint_type = 'PRIMARY KEY')
+				ORDER BY 1`)
+			if err != nil {
+				return couldNot("none without", err, "")
+			}
+			defer rows.Close()
+			var bad []string
+			for rows.Next() {
+				var n string
+				if rows.Scan(&n) == nil {
+					bad = append(bad, n)
+				}
+			}
+			if len(bad) == 0 {
+				return pass("none without", "all have one")
+			}
+			return failed("none without", strings.Join(bad, ", "), "add a primary key to each: the CDC and verify need one")
+		}),
+		dbCheck("db.timezone", "Time zone", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			v, err := show(ctx, db, "TimeZone")
+			if err != nil {
+				return couldNot("reported", err, "")
+			}
+			return pass("reported (legacy.timezone compares)", v)
+		}),
+	}
+	keys := make([]string, 0, len(d.Parameters))
+	for k := range d.Parameters {
+		if k != "wal_level" { // its own check above
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		list = append(list, paramCheck(k, d.Parameters[k]))
+	}
+	return list
+}
+
+func paramCheck(name, want string) Check {
+	return dbCheck("db.param."+name, "Parameter "+name, func(ctx context.Context, t *Target, db *dbx.DB) Result {
+		e := ParseExpectation(want)
+		v, err := show(ctx, db, name)
+		if err != nil {
+			return couldNot(e.Want(0), err, "")
+		}
+		ok, err := e.Met(v, 0)
+		if err != nil {
+			return couldNot(e.Want(0), err, "")
+		}
+		if ok {
+			return pass(e.Want(0), v)
+		}
+		return failed(e.Want(0), v, fmt.Sprintf("gs_guc reload -D $PGDATA -c \"%s=%s\" (some parameters need a restart; PostgreSQL: ALTER SYSTEM SET %s = '%s')", name, e.Target(0), name, e.Target(0)))
+	})
+}

@@ -1,0 +1,150 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/xckit/xckit/cdc"
+	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/profiles"
+)
+
+func legacyCheck(id, title string, f func(ctx context.Context, t *Target, db *dbx.DB) Result) Check {
+	return check{id, title, func(ctx context.Context, t *Target) Result {
+		if t.Legacy == nil {
+			if t.LegErr != nil {
+				return couldNot("a connection", t.LegErr, "check --legacy (host, port, user, password)")
+			}
+			return skip("no --legacy given")
+		}
+		return f(ctx, t, t.Legacy)
+	}}
+}
+
+func legacyChecks(p *profiles.Profile) []Check {
+	l := p.Legacy
+	return []Check{
+		check{"legacy.reachable", "Legacy database reachable", func(ctx context.Context, t *Target) Result {
+			if t.Legacy == nil {
+				if t.LegErr != nil {
+					return failed("a connection", dbx.Redact(t.LegErr.Error()), "check --legacy (host, port, user, password) and the user's host grants")
+				}
+				return skip("no --legacy given")
+			}
+			return pass("a connection", "connected as "+t.Legacy.DSN.User+" to "+t.Legacy.DSN.Host)
+		}},
+		legacyCheck("legacy.version", "Legacy engine and version", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			want := strings.Join(l.Engines, " or ") + " >= " + l.MinVersion
+			got := db.Dialect.Name()
+			if len(l.Engines) > 0 && !slices.Contains(l.Engines, string(db.Dialect.Engine)) {
+				return failed(want, got, "the legacy database must be MySQL or MariaDB")
+			}
+			if l.MinVersion != "" && !db.Dialect.VersionAtLeast(l.MinVersion) {
+				return failed(want, got, "this legacy version is older than the profile accepts")
+			}
+			return pass(want, got)
+		}),
+		legacyCheck("legacy.charset", "Character set", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			want := l.Charset
+			if want == "" {
+				want = "utf8mb4"
+			}
+			var cs, coll string
+			if err := db.QueryRowContext(ctx, "SELECT @@character_set_database, @@collation_database").Scan(&cs, &coll); err != nil {
+				return couldNot(want, err, "")
+			}
+			got := cs + " / " + coll
+			switch {
+			case strings.EqualFold(cs, want):
+				return pass(want, got)
+			case strings.EqualFold(cs, "gbk"):
+				return warn(want, got, "gbk cannot hold every character openGauss can (rare Chinese characters, emoji): CDC stops on such a row instead of changing it; plan to convert to utf8mb4")
+			}
+			return failed(want, got, "ALTER DATABASE ... CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+		}),
+		legacyCheck("legacy.timezone", "Time zone equals openGauss's", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			var tz, sys string
+			if err := db.QueryRowContext(ctx, "SELECT @@time_zone, @@system_time_zone").Scan(&tz, &sys); err != nil {
+				return couldNot("openGauss's", err, "")
+			}
+			got := tz
+			if tz == "SYSTEM" {
+				got = "SYSTEM (" + sys + ")"
+			}
+			if t.DB == nil {
+				return pass("reported", got)
+			}
+			gtz, err := show(ctx, t.DB, "TimeZone")
+			if err != nil {
+				return couldNot("openGauss's", err, "")
+			}
+			if sameZone(gtz, tz, sys) {
+				return pass(gtz, got)
+			}
+			return warn(gtz, got, "timestamps cross as UTC, but reports and people compare local times: set default_time_zone to match openGauss's TimeZone")
+		}),
+		legacyCheck("legacy.binlog", "binlog_format ROW", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			var f string
+			if err := db.QueryRowContext(ctx, "SELECT @@binlog_format").Scan(&f); err != nil {
+				return couldNot("ROW", err, "")
+			}
+			if !l.BinlogRow || strings.EqualFold(f, "ROW") {
+				return pass("ROW", f)
+			}
+			return failed("ROW", f, "SET GLOBAL binlog_format = 'ROW' and binlog_format=ROW in my.cnf: the legacy side's own replicas and a switch back need row events")
+		}),
+		legacyCheck("legacy.privileges", "The applier may write the tables", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			rows, err := db.QueryContext(ctx, "SHOW GRANTS")
+			if err != nil {
+				return couldNot("INSERT, UPDATE, DELETE", err, "")
+			}
+			defer rows.Close()
+			var grants []string
+			for rows.Next() {
+				var g string
+				if rows.Scan(&g) == nil {
+					grants = append(grants, g)
+				}
+			}
+			all := strings.ToUpper(strings.Join(grants, "; "))
+			if strings.Contains(all, "ALL PRIVILEGES") || (strings.Contains(all, "INSERT") && strings.Contains(all, "UPDATE") && strings.Contains(all, "DELETE")) {
+				return pass("INSERT, UPDATE, DELETE", "granted")
+			}
+			return failed("INSERT, UPDATE, DELETE", strings.Join(grants, "; "), "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON payd.* TO the applier")
+		}),
+		legacyCheck("legacy.tables", "Tables match openGauss's", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			if t.DB == nil {
+				return skip("needs --db too")
+			}
+			tables, err := cdc.CheckTables(ctx, t.DB, db, nil)
+			if err != nil {
+				if len(tables) == 0 && strings.Contains(err.Error(), "no tables match") {
+					return skip("the platform is not installed yet")
+				}
+				return failed("same tables and primary keys", err.Error(), "create the missing tables or keys on the legacy side, or fix them on openGauss")
+			}
+			return pass("same tables and primary keys", fmt.Sprintf("%d tables: %s", len(tables), strings.Join(tables, ", ")))
+		}),
+	}
+}
+
+// sameZone compares PostgreSQL's TimeZone with MySQL's @@time_zone.
+func sameZone(pg, mysqlTZ, system string) bool {
+	norm := func(s string) string {
+		s = strings.ToUpper(strings.TrimSpace(s))
+		switch s {
+		case "UTC", "ETC/UTC", "GMT", "+00:00", "Z":
+			return "UTC"
+		case "PRC", "ASIA/SHANGHAI", "+08:00", "CST":
+			return "CN"
+		}
+		return s
+	}
+	m := mysqlTZ
+	if strings.EqualFold(m, "SYSTEM") {
+		m = system
+	}
+	return norm(pg) == norm(m)
+}
