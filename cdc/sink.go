@@ -171,11 +171,11 @@ func (s *Sink) table(ctx context.Context, tx *sql.Tx, name string) (*targetTable
 type upsertRun struct {
 	origin string // the first row's change, for errors
 	table  *targetTable
-	cols  string // the column list, as a signature
-	names []string
-	rows  [][]any
-	first []Column // first row, to name its key in errors
-	keys  map[string]bool
+	cols   string // the column list, as a signature
+	names  []string
+	rows   [][]any
+	first  []Column // first row, to name its key in errors
+	keys   map[string]bool
 }
 
 const maxRunRows = 500

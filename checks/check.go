@@ -78,12 +78,12 @@ func (c check) Run(ctx context.Context, t *Target) (r Result) {
 
 // Report is the outcome of a run.
 type Report struct {
-	Schema  int          `json:"schema"`
-	Profile string       `json:"profile"`
-	Host    Fingerprint  `json:"host"`
-	Started time.Time    `json:"started"`
-	Seconds float64      `json:"seconds"`
-	Checks  []Result     `json:"checks"`
+	Schema  int            `json:"schema"`
+	Profile string         `json:"profile"`
+	Host    Fingerprint    `json:"host"`
+	Started time.Time      `json:"started"`
+	Seconds float64        `json:"seconds"`
+	Checks  []Result       `json:"checks"`
 	Summary map[Status]int `json:"summary"`
 }
 
@@ -152,7 +152,9 @@ func IDs(list []Check) []string {
 	return ids
 }
 
-func pass(expected, actual string) Result { return Result{Status: Pass, Expected: expected, Actual: actual} }
+func pass(expected, actual string) Result {
+	return Result{Status: Pass, Expected: expected, Actual: actual}
+}
 
 func failed(expected, actual, remedy string) Result {
 	return Result{Status: Fail, Expected: expected, Actual: actual, Remedy: remedy}

@@ -9,13 +9,13 @@ import (
 
 // Fingerprint identifies the host a report was made on.
 type Fingerprint struct {
-	Hostname string `json:"hostname"`
-	Arch     string `json:"arch"`
-	CPU      string `json:"cpu"`
-	Cores    int    `json:"cores"`
+	Hostname string  `json:"hostname"`
+	Arch     string  `json:"arch"`
+	CPU      string  `json:"cpu"`
+	Cores    int     `json:"cores"`
 	MemoryGB float64 `json:"memory_gib"`
-	OS       string `json:"os"`
-	Kernel   string `json:"kernel"`
+	OS       string  `json:"os"`
+	Kernel   string  `json:"kernel"`
 }
 
 func fingerprint(_ context.Context, root string) Fingerprint {
