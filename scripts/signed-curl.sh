@@ -13,8 +13,8 @@ ts=$(date +%s)
 nonce=$(openssl rand -hex 12)
 sig=$(printf '%s\n%s\n%s\n%s\n%s' "$method" "$path" "$ts" "$nonce" "$body" \
       | openssl dgst -sha256 -hmac "$key" -hex | sed 's/^.*= //')
-exec curl -sS -X "$method" "$url$path" \
+exec curl -sS -i -X "$method" "$url$path" \
   -H "Content-Type: application/json" \
   -H "X-Xc-Merchant: $merchant" -H "X-Xc-Timestamp: $ts" -H "X-Xc-Nonce: $nonce" \
   -H "X-Xc-Signature: $sig" -H "X-Xc-Sign-Method: hmac-sha256" \
-  -D /dev/stderr ${body:+--data-binary "$body"}
+  ${body:+--data-binary "$body"}
