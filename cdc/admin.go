@@ -19,15 +19,18 @@ type InitOptions struct {
 	Slot   string
 	Plugin string   // empty: the source dialect's default
 	Tables []string // patterns; none = all
+	// CreateTables creates source tables missing on a MySQL/MariaDB target.
+	CreateTables bool
 }
 
 // InitResult says what init found and did.
 type InitResult struct {
 	Slot       string   `json:"slot"`
 	Plugin     string   `json:"plugin"`
-	Created    bool     `json:"created"`
+	SlotMade   bool     `json:"created"`
 	StartLSN   string   `json:"start_lsn"`
 	Tables     []string `json:"tables"`
+	Created    []string `json:"created_tables,omitempty"`
 	Checkpoint string   `json:"checkpoint"`
 }
 
@@ -48,6 +51,25 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 	}
 	if walLevel != "logical" {
 		return res, fmt.Errorf("source: wal_level is %s, logical decoding needs logical (openGauss: gs_guc set -c \"wal_level=logical\", then restart)", walLevel)
+	}
+	if o.CreateTables {
+		src, err := Tables(ctx, o.Source, o.Tables)
+		if err != nil {
+			return res, err
+		}
+		have, err := Tables(ctx, o.Target, nil)
+		if err != nil {
+			return res, fmt.Errorf("target: %w", err)
+		}
+		for _, t := range src {
+			if slices.Contains(have, t) {
+				continue
+			}
+			if _, err := CreateTargetTable(ctx, o.Source, o.Target, t); err != nil {
+				return res, err
+			}
+			res.Created = append(res.Created, t)
+		}
 	}
 	tables, err := CheckTables(ctx, o.Source, o.Target, o.Tables)
 	if err != nil {
@@ -72,7 +94,7 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 		if err := o.Source.QueryRowContext(ctx, o.Source.Dialect.CreateSlotSQL(), o.Slot, res.Plugin).Scan(&name, &lsn); err != nil {
 			return res, fmt.Errorf("source: create slot %s (%s): %w", o.Slot, res.Plugin, err)
 		}
-		res.Created, res.StartLSN = true, lsn
+		res.SlotMade, res.StartLSN = true, lsn
 	}
 	start, err := ParseLSN(res.StartLSN)
 	if err != nil {
@@ -82,7 +104,7 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if !ok || res.Created {
+	if !ok || res.SlotMade {
 		// A new slot starts a new stream: its checkpoint starts at the slot.
 		tx, err := o.Target.BeginTx(ctx, nil)
 		if err != nil {

@@ -150,11 +150,11 @@ func TestRoundTripEveryType(t *testing.T) {
 			if err != nil {
 				t.Fatalf("init: %v", err)
 			}
-			if !res.Created || len(res.Tables) != 1 {
+			if !res.SlotMade || len(res.Tables) != 1 {
 				t.Errorf("init: %+v", res)
 			}
 			again, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: c.plugin})
-			if err != nil || again.Created || again.Checkpoint != res.Checkpoint {
+			if err != nil || again.SlotMade || again.Checkpoint != res.Checkpoint {
 				t.Errorf("init twice must change nothing: %+v %v", again, err)
 			}
 			r := startPipeline(t, p, slot, c.plugin)
@@ -299,5 +299,72 @@ func TestCopyBothWaysAndSequences(t *testing.T) {
 	}
 	if last, _ := res.LastInsertId(); last != 1202 {
 		t.Errorf("legacy AUTO_INCREMENT after copy gave %d, want 1202", last)
+	}
+}
+
+func TestRepairMakesTargetEqual(t *testing.T) {
+	p := newPair(t, labtest.Legacy)
+	execSQL(t, p.src, "CREATE TABLE acct (id BIGINT PRIMARY KEY, amount NUMERIC(20,2), owner VARCHAR(20), at TIMESTAMP(6))")
+	execSQL(t, p.dst, "CREATE TABLE acct (id BIGINT PRIMARY KEY, amount DECIMAL(20,2), owner VARCHAR(20), at DATETIME(6))")
+	for i := 1; i <= 30; i++ {
+		execSQL(t, p.src, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.10, '户%d', '2026-11-22 01:02:03.5')", i, i, i))
+		if i%10 != 0 {
+			execSQL(t, p.dst, fmt.Sprintf("INSERT INTO acct VALUES (%d, %d.10, '户%d', '2026-11-22 01:02:03.5')", i, i, i))
+		}
+	}
+	execSQL(t, p.dst, "INSERT INTO acct VALUES (77, 7, 'ghost', NULL)", "UPDATE acct SET owner = 'changed' WHERE id = 5")
+	rep, err := cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst, Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := rep.Tables[0]
+	if tr.Missing != 3 || tr.Extra != 1 || tr.Different != 1 || tr.Upserts != 4 || tr.Deletes != 1 {
+		t.Fatalf("before repair: %+v", tr)
+	}
+	if err := cdc.ApplyRepair(context.Background(), p.dst, rep); err != nil {
+		t.Fatal(err)
+	}
+	after, err := cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst})
+	if err != nil || !after.Equal() {
+		t.Errorf("after repair: %+v %v", after.Tables, err)
+	}
+}
+
+func TestCreateTablesAndGBK(t *testing.T) {
+	p := newPair(t, labtest.Legacy)
+	execSQL(t, p.src, "CREATE TABLE made (id BIGINT PRIMARY KEY, amt NUMERIC(20,2) NOT NULL, name VARCHAR(30), note TEXT, ok BOOLEAN, at TIMESTAMPTZ, raw BYTEA)")
+	slot := slotName(t)
+	res, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: "test_decoding", CreateTables: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Created) != 1 || res.Created[0] != "made" {
+		t.Errorf("created: %+v", res)
+	}
+	var ddl string
+	var name string
+	if err := p.dst.QueryRow("SHOW CREATE TABLE made").Scan(&name, &ddl); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"`amt` decimal(20,2) NOT NULL", "`name` varchar(30)", "`ok` tinyint(1)", "`at` datetime(6)", "`raw` longblob", "PRIMARY KEY (`id`)"} {
+		if !strings.Contains(ddl, want) {
+			t.Errorf("created table lacks %q:\n%s", want, ddl)
+		}
+	}
+	// A gbk legacy column: a character gbk cannot hold stops the run and names the row.
+	execSQL(t, p.dst, "ALTER TABLE made MODIFY name VARCHAR(30) CHARACTER SET gbk")
+	execSQL(t, p.src, "INSERT INTO made VALUES (1, 1.5, '中文没问题', 'x', true, now(), NULL)", "INSERT INTO made VALUES (2, 2.5, 'emoji 😀', 'y', false, now(), NULL)")
+	dec, _ := cdc.DecoderFor("test_decoding")
+	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1000), Sink: cdc.NewSink(p.dst, slot), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = pl.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "id=2") || !strings.Contains(err.Error(), "name") {
+		t.Fatalf("want a stop naming row id=2 and column name, got %v", err)
+	}
+	var n int
+	p.dst.QueryRow("SELECT count(*) FROM made").Scan(&n)
+	if n != 0 {
+		t.Errorf("legacy holds %d rows: the failed batch (both source transactions) must be rolled back whole", n)
 	}
 }

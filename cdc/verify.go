@@ -19,7 +19,12 @@ type VerifyOptions struct {
 	Source, Target *dbx.DB
 	Tables         []string // patterns; none = all
 	MaxDiffs       int      // rows listed per table (counts are always complete); default 20
+	// Repair collects what would make the target equal the source (ApplyRepair).
+	Repair bool
 }
+
+// MaxRepairRows bounds --repair: beyond it, reload the table with cdc copy.
+const MaxRepairRows = 100_000
 
 // Diff is one row that differs.
 type Diff struct {
@@ -37,6 +42,19 @@ type TableReport struct {
 	Extra      int64  `json:"extra"`
 	Different  int64  `json:"different"`
 	Diffs      []Diff `json:"diffs,omitempty"`
+	// With Repair: rows to write from the source (missing, different) and keys to
+	// delete from the target (extra).
+	Upserts int `json:"repair_upserts,omitempty"`
+	Deletes int `json:"repair_deletes,omitempty"`
+
+	repair *repairPlan
+}
+
+type repairPlan struct {
+	cols, pk []string
+	upserts  [][]any
+	deletes  [][]any // primary-key values
+	types    []string
 }
 
 // Equal reports whether the table matched.
@@ -164,13 +182,44 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string) (TableRepor
 	for i, k := range pk {
 		pkIdx[i] = slices.Index(names, k)
 	}
-	s, sok, err := nextCanonical(sRows, len(names))
+	var plan *repairPlan
+	if o.Repair {
+		plan = &repairPlan{cols: names, pk: pk}
+		tr.repair = plan
+		types, err := sRows.ColumnTypes()
+		if err != nil {
+			return tr, err
+		}
+		for _, ct := range types {
+			plan.types = append(plan.types, ct.DatabaseTypeName())
+		}
+	}
+	var sRaw, tRaw []any
+	s, sok, err := nextRow(sRows, len(names), &sRaw)
 	if err != nil {
 		return tr, err
 	}
-	t, tok, err := nextCanonical(tRows, len(names))
+	t, tok, err := nextRow(tRows, len(names), &tRaw)
 	if err != nil {
 		return tr, err
+	}
+	keep := func(raw []any, del bool) error {
+		if plan == nil {
+			return nil
+		}
+		if len(plan.upserts)+len(plan.deletes) >= MaxRepairRows {
+			return fmt.Errorf("more than %d rows differ: reload the table with xckit cdc copy instead of --repair", MaxRepairRows)
+		}
+		if del {
+			key := make([]any, len(pkIdx))
+			for j, i := range pkIdx {
+				key[j] = raw[i]
+			}
+			plan.deletes = append(plan.deletes, key)
+			return nil
+		}
+		plan.upserts = append(plan.upserts, raw)
+		return nil
 	}
 	add := func(d Diff) {
 		if len(tr.Diffs) < o.MaxDiffs {
@@ -192,12 +241,16 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string) (TableRepor
 			tr.Missing++
 			tr.SourceRows++
 			add(Diff{Kind: "missing", Key: keyString(s, pkIdx, pk)})
-			s, sok, err = nextCanonical(sRows, len(names))
+			if err = keep(sRaw, false); err == nil {
+				s, sok, err = nextRow(sRows, len(names), &sRaw)
+			}
 		case cmp > 0:
 			tr.Extra++
 			tr.TargetRows++
 			add(Diff{Kind: "extra", Key: keyString(t, pkIdx, pk)})
-			t, tok, err = nextCanonical(tRows, len(names))
+			if err = keep(tRaw, true); err == nil {
+				t, tok, err = nextRow(tRows, len(names), &tRaw)
+			}
 		default:
 			tr.SourceRows++
 			tr.TargetRows++
@@ -210,16 +263,73 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string) (TableRepor
 			if len(diffCols) > 0 {
 				tr.Different++
 				add(Diff{Kind: "different", Key: keyString(s, pkIdx, pk), Columns: diffCols})
+				err = keep(sRaw, false)
 			}
-			if s, sok, err = nextCanonical(sRows, len(names)); err == nil {
-				t, tok, err = nextCanonical(tRows, len(names))
+			if err == nil {
+				if s, sok, err = nextRow(sRows, len(names), &sRaw); err == nil {
+					t, tok, err = nextRow(tRows, len(names), &tRaw)
+				}
 			}
 		}
 		if err != nil {
 			return tr, err
 		}
 	}
+	if plan != nil {
+		tr.Upserts, tr.Deletes = len(plan.upserts), len(plan.deletes)
+	}
 	return tr, nil
+}
+
+// ApplyRepair makes the target equal the source for every table of a report made with
+// Repair: the source's rows are upserted, the target's extra rows deleted, one
+// transaction per table.
+func ApplyRepair(ctx context.Context, target *dbx.DB, rep VerifyReport) error {
+	d := target.Dialect
+	for _, t := range rep.Tables {
+		p := t.repair
+		if p == nil || (len(p.upserts) == 0 && len(p.deletes) == 0) {
+			continue
+		}
+		dstTypes, err := columnTypes(ctx, target, t.Table)
+		if err != nil {
+			return err
+		}
+		rows := make([][]any, len(p.upserts))
+		for i, r := range p.upserts {
+			row := make([]any, len(r))
+			for j, v := range r {
+				row[j] = convertFor(v, p.types[j], dstTypes[p.cols[j]])
+			}
+			rows[i] = row
+		}
+		if len(rows) > 0 {
+			if err := upsertRows(ctx, target, t.Table, p.cols, p.pk, rows); err != nil {
+				return fmt.Errorf("repair %s: %w", t.Table, err)
+			}
+		}
+		if len(p.deletes) > 0 {
+			tx, err := target.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			conds := make([]string, len(p.pk))
+			for i, k := range p.pk {
+				conds[i] = fmt.Sprintf("%s = %s", d.QuoteIdent(k), d.Placeholder(i+1))
+			}
+			q := fmt.Sprintf("DELETE FROM %s WHERE %s", d.QuoteIdent(t.Table), strings.Join(conds, " AND "))
+			for _, key := range p.deletes {
+				if _, err := tx.ExecContext(ctx, q, key...); err != nil {
+					tx.Rollback()
+					return fmt.Errorf("repair %s: delete: %w", t.Table, err)
+				}
+			}
+			if err := tx.Commit(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // orderedScan streams a table in primary-key order; text keys in binary order on
@@ -244,7 +354,8 @@ func orderedScan(ctx context.Context, db *dbx.DB, table string, cols, pk []strin
 	return db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s ORDER BY %s", strings.Join(q, ", "), d.QuoteIdent(table), strings.Join(order, ", ")))
 }
 
-func nextCanonical(rows *sql.Rows, n int) ([]string, bool, error) {
+// nextRow reads the next row in canonical form, and its raw values into *raw.
+func nextRow(rows *sql.Rows, n int, raw *[]any) ([]string, bool, error) {
 	if !rows.Next() {
 		return nil, false, rows.Err()
 	}
@@ -258,8 +369,12 @@ func nextCanonical(rows *sql.Rows, n int) ([]string, bool, error) {
 	}
 	out := make([]string, n)
 	for i, v := range vals {
-		out[i] = canonical(v)
+		if b, ok := v.([]byte); ok { // drivers may reuse the buffer
+			vals[i] = append([]byte(nil), b...)
+		}
+		out[i] = canonical(vals[i])
 	}
+	*raw = vals
 	return out, true, nil
 }
 

@@ -74,14 +74,8 @@ Example:
 	}
 	setUsageErrors(app.Commands)
 	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%v (see xckit --help)", err) }
-	app.CommandNotFound = func(c *cli.Context, name string) {
-		fmt.Fprintf(c.App.ErrWriter, "xckit: unknown command %q: see xckit --help\n", name)
-		notFound = true
-	}
 	return app
 }
-
-var notFound bool
 
 func setUsageErrors(cmds []*cli.Command) {
 	for _, c := range cmds {
@@ -95,8 +89,12 @@ func setUsageErrors(cmds []*cli.Command) {
 
 // run is main without os.Exit, for tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	notFound = false
 	app := newApp(stdout, stderr)
+	notFound := false
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		fmt.Fprintf(c.App.ErrWriter, "xckit: unknown command %q: see xckit --help\n", name)
+		notFound = true
+	}
 	err := app.RunContext(ctx, normalizeArgs(app, args))
 	if notFound {
 		return exitUsage

@@ -1,13 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/urfave/cli/v2"
 
@@ -17,6 +23,7 @@ import (
 
 func cdcFlags() []cli.Flag {
 	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "read settings from a YAML `FILE` (source, target, slot, tables, plugin, batch, metrics_addr); flags win"},
 		&cli.StringFlag{Name: "source", Usage: "openGauss (new side) `DSN`", EnvVars: []string{"XCKIT_CDC_SOURCE"}},
 		&cli.StringFlag{Name: "target", Usage: "legacy database `DSN`", EnvVars: []string{"XCKIT_CDC_TARGET"}},
 		&cli.StringFlag{Name: "slot", Value: "xckit_cdc", Usage: "replication slot `NAME`"},
@@ -24,7 +31,68 @@ func cdcFlags() []cli.Flag {
 	}
 }
 
+// cdcConfig is the --config file of the cdc commands and verify.
+type cdcConfig struct {
+	Source      string   `yaml:"source"`
+	Target      string   `yaml:"target"`
+	Slot        string   `yaml:"slot"`
+	Tables      []string `yaml:"tables"`
+	Plugin      string   `yaml:"plugin"`
+	Batch       int      `yaml:"batch"`
+	MetricsAddr string   `yaml:"metrics_addr"`
+}
+
+// applyConfig fills the flags not given on the command line from --config.
+func applyConfig(c *cli.Context) error {
+	file := c.String("config")
+	if file == "" {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return usage("--config: %v", err)
+	}
+	var cfg cdcConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return usage("--config %s: %v", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	set := func(flag, v string) error {
+		if v == "" || c.IsSet(flag) || !hasFlag(c, flag) {
+			return nil
+		}
+		return c.Set(flag, v)
+	}
+	for flag, v := range map[string]string{"source": cfg.Source, "target": cfg.Target, "slot": cfg.Slot,
+		"tables": strings.Join(cfg.Tables, ","), "plugin": cfg.Plugin, "metrics-addr": cfg.MetricsAddr} {
+		if err := set(flag, v); err != nil {
+			return usage("--config %s: %s: %v", file, flag, err)
+		}
+	}
+	if cfg.Batch > 0 {
+		if err := set("batch", fmt.Sprint(cfg.Batch)); err != nil {
+			return usage("--config %s: batch: %v", file, err)
+		}
+	}
+	return nil
+}
+
+func hasFlag(c *cli.Context, name string) bool {
+	for _, f := range c.Command.Flags {
+		for _, n := range f.Names() {
+			if n == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func openSides(c *cli.Context, needTarget bool) (*dbx.DB, *dbx.DB, error) {
+	if err := applyConfig(c); err != nil {
+		return nil, nil, err
+	}
 	if c.String("source") == "" {
 		return nil, nil, usage("--source DSN is needed (or XCKIT_CDC_SOURCE)")
 	}
@@ -67,8 +135,9 @@ func cdcCommand() *cli.Command {
 				Name:      "init",
 				Usage:     "check both sides, create the slot and the checkpoint (idempotent); run before the new side's first write",
 				UsageText: "xckit cdc init --source DSN --target DSN [--slot NAME] [--plugin P] [--tables a,b]\n\nExample:\n   xckit cdc init --source opengauss://cdc:pw@10.0.0.5:5432/payd --target mysql://payd:pw@10.0.0.9:3306/payd",
-				Flags:     append(cdcFlags(), &cli.StringFlag{Name: "plugin", Usage: "decoding plugin (default: mppdb_decoding on openGauss, test_decoding on PostgreSQL)"}),
-				Action:    cdcInit,
+				Flags: append(cdcFlags(), &cli.StringFlag{Name: "plugin", Usage: "decoding plugin (default: mppdb_decoding on openGauss, test_decoding on PostgreSQL)"},
+					&cli.BoolFlag{Name: "create-tables", Usage: "create source tables missing on a MySQL/MariaDB target (type mapping: docs/cdc.md)"}),
+				Action: cdcInit,
 			},
 			{
 				Name:      "run",
@@ -76,7 +145,8 @@ func cdcCommand() *cli.Command {
 				UsageText: "xckit cdc run --source DSN --target DSN [--slot NAME] [--batch N] [--metrics-addr ADDR]\n\nExample:\n   xckit cdc run --metrics-addr 127.0.0.1:9187",
 				Flags: append(cdcFlags(),
 					&cli.IntFlag{Name: "batch", Value: 5000, Usage: "changes per read (whole transactions)"},
-					&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `ADDR`"}),
+					&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `ADDR`"},
+					&cli.StringFlag{Name: "pid-file", Usage: "pid file for xckit cdc stop (default: $TMPDIR/xckit-cdc-<slot>.pid)"}),
 				Action: cdcRun,
 			},
 			{
@@ -85,6 +155,17 @@ func cdcCommand() *cli.Command {
 				UsageText: "xckit cdc status --source DSN --target DSN [--slot NAME] [-o json]\n\nExample:\n   xckit cdc status -o json",
 				Flags:     cdcFlags(),
 				Action:    cdcStatus,
+			},
+			{
+				Name:      "stop",
+				Usage:     "stop the cdc run of a slot on this host (SIGTERM: it finishes its batch) and wait for it",
+				UsageText: "xckit cdc stop [--slot NAME] [--pid-file FILE] [--timeout D]\n\nExample:\n   xckit cdc stop --slot xckit_cdc",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "slot", Value: "xckit_cdc", Usage: "replication slot `NAME`"},
+					&cli.StringFlag{Name: "pid-file", Usage: "pid file of the run (default: $TMPDIR/xckit-cdc-<slot>.pid)"},
+					&cli.DurationFlag{Name: "timeout", Value: time.Minute, Usage: "wait this long for it to finish"},
+				},
+				Action: cdcStop,
 			},
 			{
 				Name:      "wait",
@@ -136,14 +217,18 @@ func cdcInit(c *cli.Context) error {
 	}
 	defer src.Close()
 	defer dst.Close()
-	res, err := cdc.Init(c.Context, cdc.InitOptions{Source: src, Target: dst, Slot: c.String("slot"), Plugin: c.String("plugin"), Tables: patterns(c)})
+	res, err := cdc.Init(c.Context, cdc.InitOptions{Source: src, Target: dst, Slot: c.String("slot"), Plugin: c.String("plugin"),
+		Tables: patterns(c), CreateTables: c.Bool("create-tables")})
 	if err != nil {
 		return failed("cdc init: %w", err)
 	}
 	return emit(c, res, func(w io.Writer) error {
 		verb := "exists"
-		if res.Created {
+		if res.SlotMade {
 			verb = "created"
+		}
+		if len(res.Created) > 0 {
+			fmt.Fprintf(w, "created on the target: %s\n", strings.Join(res.Created, ", "))
 		}
 		fmt.Fprintf(w, "slot %s (%s) %s at %s; checkpoint %s\ntables: %s\n", res.Slot, res.Plugin, verb, res.StartLSN, res.Checkpoint, strings.Join(res.Tables, ", "))
 		return nil
@@ -168,6 +253,16 @@ func cdcRun(c *cli.Context) error {
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
+	release, err := cdc.LockSlot(c.Context, dst, c.String("slot"))
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	defer release()
+	pidFile := cdcPidFile(c)
+	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("pid file: %w", err)}
+	}
+	defer os.Remove(pidFile)
 	stats := &cdc.Stats{}
 	if addr := c.String("metrics-addr"); addr != "" {
 		srv := &http.Server{Addr: addr, Handler: cdcMetrics(stats, c.String("slot")), ReadHeaderTimeout: 5 * time.Second}
@@ -300,8 +395,14 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "target", Usage: "`DSN` of the side checked against it", EnvVars: []string{"XCKIT_CDC_TARGET"}},
 			&cli.StringFlag{Name: "tables", Usage: "comma-separated table patterns (default: all but xckit's own)"},
 			&cli.IntFlag{Name: "max-diffs", Value: 20, Usage: "rows listed per table (counts are always complete)"},
+			&cli.BoolFlag{Name: "repair", Usage: "say what would make the target equal the source (with --yes: do it)"},
+			&cli.BoolFlag{Name: "yes", Usage: "with --repair: apply"},
+			&cli.StringFlag{Name: "config", Usage: "read source, target and tables from the cdc YAML `FILE`"},
 		},
 		Action: func(c *cli.Context) error {
+			if err := applyConfig(c); err != nil {
+				return err
+			}
 			if c.String("source") == "" || c.String("target") == "" {
 				return usage("verify needs --source and --target DSNs")
 			}
@@ -315,15 +416,40 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			defer dst.Close()
-			rep, err := cdc.Verify(c.Context, cdc.VerifyOptions{Source: src, Target: dst, Tables: patterns(c), MaxDiffs: c.Int("max-diffs")})
+			opts := cdc.VerifyOptions{Source: src, Target: dst, Tables: patterns(c), MaxDiffs: c.Int("max-diffs"), Repair: c.Bool("repair")}
+			rep, err := cdc.Verify(c.Context, opts)
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("verify: %w", err)}
 			}
 			if err := emit(c, rep, func(w io.Writer) error { return printVerify(w, rep) }); err != nil {
 				return err
 			}
-			if !rep.Equal() {
-				return failed("the databases differ")
+			if rep.Equal() {
+				return nil
+			}
+			if !c.Bool("repair") {
+				return failed("the databases differ (xckit verify --repair shows what would make the target equal)")
+			}
+			for _, t := range rep.Tables {
+				if t.Upserts+t.Deletes > 0 {
+					fmt.Fprintf(c.App.ErrWriter, "repair %s: write %d rows from the source, delete %d extra rows\n", t.Table, t.Upserts, t.Deletes)
+				}
+			}
+			if !c.Bool("yes") {
+				return failed("the databases differ: add --yes to apply the repair above")
+			}
+			if err := cdc.ApplyRepair(c.Context, dst, rep); err != nil {
+				return failed("repair: %w", err)
+			}
+			opts.Repair = false
+			after, err := cdc.Verify(c.Context, opts)
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("verify after repair: %w", err)}
+			}
+			fmt.Fprintln(c.App.ErrWriter, "after the repair:")
+			printVerify(c.App.ErrWriter, after)
+			if !after.Equal() {
+				return failed("the databases still differ after the repair")
 			}
 			return nil
 		},
@@ -376,4 +502,36 @@ func cdcWait(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.Writer, "applied everything before %s (waited %s)\n", lsn, time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func cdcPidFile(c *cli.Context) string {
+	if f := c.String("pid-file"); f != "" {
+		return f
+	}
+	return filepath.Join(os.TempDir(), "xckit-cdc-"+c.String("slot")+".pid")
+}
+
+func cdcStop(c *cli.Context) error {
+	file := cdcPidFile(c)
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return failed("no cdc run of slot %s on this host (%s: %v)", c.String("slot"), file, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return usage("pid file %s does not hold a pid", file)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		os.Remove(file)
+		return failed("cdc run pid %d is not running (%v); removed its stale pid file", pid, err)
+	}
+	deadline := time.Now().Add(c.Duration("timeout"))
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil {
+			fmt.Fprintf(c.App.ErrWriter, "cdc run pid %d stopped\n", pid)
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return failed("cdc run pid %d did not stop within %s", pid, c.Duration("timeout"))
 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/labtest"
+)
+
+func TestCDCCommands(t *testing.T) {
+	env := labtest.Ensure(t)
+	name := labtest.DatabaseName("cli", t)
+	labtest.FreshDatabase(t, env, labtest.Gauss, name)
+	legacy := labtest.FreshDatabase(t, env, labtest.Legacy, name)
+	src, _ := dbx.ParseDSN(env.GaussAdminDSN)
+	src.Database = name
+	db, err := dbx.OpenDSN(context.Background(), src, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("CREATE TABLE items (id BIGINT PRIMARY KEY, label TEXT)"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "cdc.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("source: %s\ntarget: %s\nslot: xct_cli\nbatch: 100\n", src.URL(), legacy)), 0o600)
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("source: x\nslots: y\n"), 0o600)
+	pid := filepath.Join(dir, "run.pid")
+	t.Cleanup(func() { runCLI(t, "cdc", "drop", "--config", cfg, "--yes") })
+
+	if code, _, errs := runCLI(t, "cdc", "init", "--config", bad); code != 2 || !strings.Contains(errs, "slots") {
+		t.Errorf("bad config: %d %s", code, errs)
+	}
+	if code, out, errs := runCLI(t, "cdc", "init", "--config", cfg, "--create-tables"); code != 0 || !strings.Contains(out, "created on the target: items") {
+		t.Fatalf("init: %d %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI(t, "cdc", "stop", "--slot", "xct_cli", "--pid-file", pid); code != 1 || !strings.Contains(errs, "no cdc run") {
+		t.Errorf("stop without a run: %d %s", code, errs)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		var out, errb strings.Builder
+		done <- run(ctx, []string{"xckit", "cdc", "run", "--config", cfg, "--pid-file", pid}, &out, &errb)
+	}()
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(pid); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// A second run on the same slot and target is refused.
+	if code, _, errs := runCLI(t, "cdc", "run", "--config", cfg, "--pid-file", filepath.Join(dir, "second.pid")); code != 2 || !strings.Contains(errs, "another xckit cdc run") {
+		t.Errorf("second run: %d %s", code, errs)
+	}
+	for i := 1; i <= 20; i++ {
+		db.Exec(fmt.Sprintf("INSERT INTO items VALUES (%d, 'item %d')", i, i))
+	}
+	if code, out, errs := runCLI(t, "cdc", "wait", "--config", cfg, "--timeout", "30s"); code != 0 || !strings.Contains(out, "applied everything before") {
+		t.Errorf("wait: %d %s %s", code, out, errs)
+	}
+	if code, out, _ := runCLI(t, "cdc", "status", "--config", cfg, "-o", "json"); code != 0 || !strings.Contains(out, `"lag_bytes"`) {
+		t.Errorf("status: %d %s", code, out)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("cdc run ended with %d after cancel, want 0", code)
+	}
+	if code, out, _ := runCLI(t, "verify", "--config", cfg); code != 0 || !strings.Contains(out, "items") {
+		t.Errorf("verify: %d %s", code, out)
+	}
+	// Break the target; verify says so (exit 1); --repair --yes mends it.
+	ldb, _ := dbx.Open(context.Background(), legacy, dbx.Options{})
+	defer ldb.Close()
+	ldb.Exec("DELETE FROM items WHERE id = 3")
+	ldb.Exec("UPDATE items SET label = 'tampered' WHERE id = 4")
+	if code, out, _ := runCLI(t, "verify", "--config", cfg); code != 1 || !strings.Contains(out, "items missing: id=3") || !strings.Contains(out, "items different: id=4 (label)") {
+		t.Errorf("verify of a broken target: %d %s", code, out)
+	}
+	if code, _, errs := runCLI(t, "verify", "--config", cfg, "--repair"); code != 1 || !strings.Contains(errs, "write 2 rows from the source") {
+		t.Errorf("repair plan: %d %s", code, errs)
+	}
+	if code, _, errs := runCLI(t, "verify", "--config", cfg, "--repair", "--yes"); code != 0 {
+		t.Errorf("repair: %d %s", code, errs)
+	}
+}
