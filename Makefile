@@ -57,8 +57,9 @@ demo: setup build ## the main job on the lab: lab up, check, a signed payment vi
 bench-payd: setup build ## payd debit vs pgbench on the same SQL, fixed 500 TPS, capacity (about 6 min)
 	scripts/bench-payd.sh
 
-bench-cdc: setup build ## CDC apply rows/s gauss -> legacy vs pg_recvlogical, verify rows/s (about 1 min)
+bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag at 1000 payments/s (about 2 min)
 	scripts/bench-cdc.sh
+	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) $(GO) test -count=1 -run '^$$' -bench CDCLag -benchtime 1x ./cdc
 
 lab-up: build ## start the local lab (.xckit-lab)
 	$(XCKIT) lab up --dir $(LAB_DIR)

@@ -25,14 +25,23 @@ type PaymentWorkload struct {
 
 // Next returns one payment operation.
 func (p *PaymentWorkload) Next(_ context.Context, worker int) Op {
+	return p.Op(p.Request())
+}
+
+// Request makes the next payment request.
+func (p *PaymentWorkload) Request() platform.PaymentRequest {
 	n := p.seq.Add(1)
 	acct := rand.IntN(p.Accounts) + 1
 	typ := platform.Credit
 	if rand.IntN(100) < p.DebitPct {
 		typ = platform.Debit
 	}
-	req := platform.PaymentRequest{ReqID: fmt.Sprintf("%s-%d", p.RunID, n), Type: typ, AgreementID: platform.SeedAgreementID(acct),
+	return platform.PaymentRequest{ReqID: fmt.Sprintf("%s-%d", p.RunID, n), Type: typ, AgreementID: platform.SeedAgreementID(acct),
 		Amount: int64(rand.IntN(1000) + 1), Currency: "CNY", Channel: platform.SeedChannel(p.Channels, acct)}
+}
+
+// Op sends one payment request.
+func (p *PaymentWorkload) Op(req platform.PaymentRequest) Op {
 	return func(ctx context.Context) Result {
 		r, err := p.Client.Pay(ctx, req)
 		if err != nil {

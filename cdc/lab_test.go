@@ -23,7 +23,7 @@ type pair struct {
 	dstDSN   string
 }
 
-func newPair(t *testing.T, target string) *pair {
+func newPair(t testing.TB, target string) *pair {
 	t.Helper()
 	env := labtest.Ensure(t)
 	name := labtest.DatabaseName("cdc", t)
@@ -50,7 +50,7 @@ func newPair(t *testing.T, target string) *pair {
 	return p
 }
 
-func slotName(t *testing.T) string {
+func slotName(t testing.TB) string {
 	return strings.ToLower(strings.NewReplacer("/", "_", "-", "_").Replace("xct_" + t.Name()))
 }
 

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xckit/xckit/internal/dbx"
@@ -21,6 +23,10 @@ type VerifyOptions struct {
 	MaxDiffs       int      // rows listed per table (counts are always complete); default 20
 	// Repair collects what would make the target equal the source (ApplyRepair).
 	Repair bool
+	// Parallel is how many tables are compared at once (default 1).
+	Parallel int
+	// Progress, when set, is called now and then with rows compared so far (both sides).
+	Progress func(rows int64)
 }
 
 // MaxRepairRows bounds --repair: beyond it, reload the table with cdc copy.
@@ -92,13 +98,33 @@ func Verify(ctx context.Context, o VerifyOptions) (VerifyReport, error) {
 		return VerifyReport{}, err
 	}
 	var rep VerifyReport
-	for _, t := range tables {
-		tr, err := verifyTable(ctx, o, t)
+	if o.Parallel <= 0 {
+		o.Parallel = 1
+	}
+	results := make([]TableReport, len(tables))
+	errs := make([]error, len(tables))
+	var counted atomic.Int64
+	sem := make(chan struct{}, o.Parallel)
+	var wg sync.WaitGroup
+	for i, t := range tables {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			results[i], errs[i] = verifyTable(ctx, o, t, &counted)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
 		if err != nil {
-			return rep, fmt.Errorf("verify %s: %w", t, err)
+			return rep, fmt.Errorf("verify %s: %w", tables[i], err)
 		}
-		rep.Tables = append(rep.Tables, tr)
-		rep.Rows += tr.SourceRows + tr.TargetRows
+		rep.Tables = append(rep.Tables, results[i])
+		rep.Rows += results[i].SourceRows + results[i].TargetRows
+	}
+	if o.Progress != nil {
+		o.Progress(rep.Rows)
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	if rep.Seconds > 0 {
@@ -137,7 +163,7 @@ func columns(ctx context.Context, db *dbx.DB, table string) ([]colInfo, error) {
 	return out, rows.Err()
 }
 
-func verifyTable(ctx context.Context, o VerifyOptions, table string) (TableReport, error) {
+func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *atomic.Int64) (TableReport, error) {
 	tr := TableReport{Table: table}
 	pk, err := PrimaryKey(ctx, o.Source, table)
 	if err != nil {
@@ -226,7 +252,11 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string) (TableRepor
 			tr.Diffs = append(tr.Diffs, d)
 		}
 	}
+	var step int64
 	for sok || tok {
+		if step++; o.Progress != nil && step%5000 == 0 {
+			o.Progress(counted.Add(10000))
+		}
 		var cmp int
 		switch {
 		case !tok:

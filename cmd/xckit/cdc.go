@@ -13,12 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"gopkg.in/yaml.v3"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/profiles"
 )
 
 func cdcFlags() []cli.Flag {
@@ -152,8 +154,8 @@ func cdcCommand() *cli.Command {
 			{
 				Name:      "status",
 				Usage:     "source LSN, slot, applied LSN, lag in bytes and seconds",
-				UsageText: "xckit cdc status --source DSN --target DSN [--slot NAME] [-o json]\n\nExample:\n   xckit cdc status -o json",
-				Flags:     cdcFlags(),
+				UsageText: "xckit cdc status --source DSN --target DSN [--slot NAME] [--watch D] [-o json]\n\nWarns (exit 1) when the slot retains more WAL or lags more than the profile allows.\n\nExample:\n   xckit cdc status --watch 2s",
+				Flags:     append(cdcFlags(), &cli.DurationFlag{Name: "watch", Usage: "refresh every `D` until interrupted"}),
 				Action:    cdcStatus,
 			},
 			{
@@ -299,14 +301,48 @@ func cdcStatus(c *cli.Context) error {
 	}
 	defer src.Close()
 	defer dst.Close()
-	st, err := cdc.GetStatus(c.Context, src, dst, c.String("slot"))
+	p, err := profiles.Load(c.String("profile"))
 	if err != nil {
-		return failed("cdc status: %w", err)
+		return profileError(err)
 	}
-	return emit(c, st, func(w io.Writer) error {
-		return table(w, []any{"SLOT", "PLUGIN", "ACTIVE", "SOURCE LSN", "CONFIRMED", "APPLIED", "CAUGHT UP", "LAG BYTES", "LAG S", "RETAINED WAL"},
-			[][]any{{st.Slot, st.Plugin, st.Active, st.SourceLSN, st.ConfirmedLSN, st.AppliedLSN, st.CaughtUpLSN, st.LagBytes, fmt.Sprintf("%.1f", st.LagSeconds), st.RetainedBytes}})
-	})
+	for {
+		st, err := cdc.GetStatus(c.Context, src, dst, c.String("slot"))
+		if err != nil {
+			return failed("cdc status: %w", err)
+		}
+		var warnings []string
+		if lim := p.Database.MaxRetainedWAL; lim > 0 && st.RetainedBytes > lim.Bytes() {
+			warnings = append(warnings, fmt.Sprintf("the slot retains %s of WAL, more than the profile's %s: the legacy side is behind or cdc run is down", profiles.ByteSize(st.RetainedBytes), lim))
+		}
+		if lim := p.CDC.MaxLag; lim > 0 && st.LagSeconds > lim.D().Seconds() && st.LagBytes > 0 {
+			warnings = append(warnings, fmt.Sprintf("lag %.1fs is above the profile's %s", st.LagSeconds, lim))
+		}
+		out := struct {
+			cdc.Status
+			Warnings []string `json:"warnings,omitempty"`
+		}{st, warnings}
+		if err := emit(c, out, func(w io.Writer) error {
+			err := table(w, []any{"SLOT", "PLUGIN", "ACTIVE", "SOURCE LSN", "CONFIRMED", "APPLIED", "CAUGHT UP", "LAG BYTES", "LAG S", "RETAINED WAL"},
+				[][]any{{st.Slot, st.Plugin, st.Active, st.SourceLSN, st.ConfirmedLSN, st.AppliedLSN, st.CaughtUpLSN, st.LagBytes, fmt.Sprintf("%.1f", st.LagSeconds), profiles.ByteSize(st.RetainedBytes)}})
+			for _, w2 := range warnings {
+				fmt.Fprintln(w, "WARNING: "+w2)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		if c.Duration("watch") <= 0 {
+			if len(warnings) > 0 {
+				return failed("%s", strings.Join(warnings, "; "))
+			}
+			return nil
+		}
+		select {
+		case <-c.Context.Done():
+			return nil
+		case <-time.After(c.Duration("watch")):
+		}
+	}
 }
 
 func cdcDrop(c *cli.Context) error {
@@ -396,6 +432,7 @@ func verifyCommand() *cli.Command {
 			&cli.StringFlag{Name: "tables", Usage: "comma-separated table patterns (default: all but xckit's own)"},
 			&cli.IntFlag{Name: "max-diffs", Value: 20, Usage: "rows listed per table (counts are always complete)"},
 			&cli.BoolFlag{Name: "repair", Usage: "say what would make the target equal the source (with --yes: do it)"},
+			&cli.IntFlag{Name: "parallel", Value: 2, Usage: "tables compared at once"},
 			&cli.BoolFlag{Name: "yes", Usage: "with --repair: apply"},
 			&cli.StringFlag{Name: "config", Usage: "read source, target and tables from the cdc YAML `FILE`"},
 		},
@@ -416,7 +453,13 @@ func verifyCommand() *cli.Command {
 				return err
 			}
 			defer dst.Close()
-			opts := cdc.VerifyOptions{Source: src, Target: dst, Tables: patterns(c), MaxDiffs: c.Int("max-diffs"), Repair: c.Bool("repair")}
+			opts := cdc.VerifyOptions{Source: src, Target: dst, Tables: patterns(c), MaxDiffs: c.Int("max-diffs"), Repair: c.Bool("repair"), Parallel: c.Int("parallel")}
+			if isTerminal(c.App.ErrWriter) {
+				bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionSetDescription("verify: rows compared"),
+					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(200*time.Millisecond))
+				opts.Progress = func(n int64) { bar.Set64(n) }
+				defer bar.Finish()
+			}
 			rep, err := cdc.Verify(c.Context, opts)
 			if err != nil {
 				return &exitError{code: exitUsage, err: fmt.Errorf("verify: %w", err)}

@@ -1,0 +1,150 @@
+package cdc_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/xckit/xckit/bench"
+	"github.com/xckit/xckit/cdc"
+	"github.com/xckit/xckit/platform"
+)
+
+// BenchmarkCDCLagUnderLoad: payd on gauss takes payments at a fixed rate
+// (XCKIT_LAG_RATE, default 1000/s) for 30 s while `cdc run` follows into the legacy
+// MariaDB; one payment in 20 is watched on the legacy side, and the time from payd's
+// answer to the row's arrival there is the lag. Run it alone:
+//
+//	go test -run '^$' -bench CDCLag -benchtime 1x ./cdc
+func BenchmarkCDCLagUnderLoad(b *testing.B) {
+	rate := 1000.0
+	if v := os.Getenv("XCKIT_LAG_RATE"); v != "" {
+		fmt.Sscan(v, &rate)
+	}
+	for range b.N {
+		p := newPair(b, "legacy")
+		ctx := context.Background()
+		platform.Migrate(ctx, p.src)
+		platform.Migrate(ctx, p.dst)
+		channels := []string{"tenpay", "alipay", "other"}
+		if _, err := platform.Seed(ctx, p.src, platform.SeedOptions{Accounts: 2000, Balance: 1 << 40, Merchant: "m", Channels: channels}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cdc.Copy(ctx, cdc.CopyOptions{From: p.src, To: p.dst}); err != nil {
+			b.Fatal(err)
+		}
+		slot := slotName(b)
+		if _, err := cdc.Init(ctx, cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot}); err != nil {
+			b.Fatal(err)
+		}
+		dec, _ := cdc.DecoderFor("test_decoding")
+		runCtx, stop := context.WithCancel(ctx)
+		pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 5000), Sink: cdc.NewSink(p.dst, slot), Idle: 20 * time.Millisecond,
+			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		done := make(chan error, 1)
+		go func() { done <- pl.Run(runCtx) }()
+
+		cfgFile := filepath.Join(b.TempDir(), "payd.yaml")
+		os.WriteFile(cfgFile, []byte(fmt.Sprintf("dsn: %s\nmerchants: [{id: m, key: k-0123456789abcdef}]\n", p.srcDSN)), 0o600)
+		cfg, err := platform.LoadConfig(cfgFile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv, err := platform.NewServer(ctx, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			b.Fatal(err)
+		}
+		hs := httptest.NewServer(srv.Handler())
+		client := &platform.Client{BaseURL: hs.URL, Merchant: "m", Key: "k-0123456789abcdef",
+			HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+		w := &watchWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 2000, Channels: channels, DebitPct: 70, RunID: "lag"}}
+		w.samples = make(chan sample, 10000)
+		var lags []time.Duration
+		var mu sync.Mutex
+		watchDone := make(chan struct{})
+		go func() { // watch sampled req_ids arrive on the legacy side
+			defer close(watchDone)
+			for s := range w.samples {
+				for {
+					var n int
+					p.dst.QueryRow("SELECT count(*) FROM payments WHERE req_id = ?", s.id).Scan(&n)
+					if n == 1 {
+						mu.Lock()
+						lags = append(lags, time.Since(s.acked))
+						mu.Unlock()
+						break
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}()
+		b.ResetTimer()
+		sum, err := bench.Run(ctx, w, bench.Options{Rate: rate, Duration: 30 * time.Second, Warmup: 2 * time.Second})
+		b.StopTimer()
+		close(w.samples)
+		<-watchDone
+		stop()
+		<-done
+		hs.Close()
+		srv.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		slices.Sort(lags)
+		if len(lags) == 0 {
+			b.Fatal("no samples")
+		}
+		q := func(f float64) float64 { return float64(lags[int(float64(len(lags)-1)*f)].Microseconds()) / 1000 }
+		b.ReportMetric(sum.Achieved, "payments/s")
+		b.ReportMetric(q(0.5), "lag-p50-ms")
+		b.ReportMetric(q(0.99), "lag-p99-ms")
+		b.ReportMetric(q(1), "lag-max-ms")
+		b.Logf("%.0f payments/s for 30 s (success %.2f%%); CDC lag over %d samples: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+			sum.Achieved, sum.Success, len(lags), q(0.5), q(0.99), q(1))
+	}
+}
+
+type sample struct {
+	id    string
+	acked time.Time
+}
+
+// watchWorkload is the payment workload that hands one payment in 20 to the watcher.
+type watchWorkload struct {
+	bench.PaymentWorkload
+	samples chan sample
+	n       int64
+	mu      sync.Mutex
+}
+
+func (w *watchWorkload) Next(ctx context.Context, worker int) bench.Op {
+	req := w.Request()
+	op := w.Op(req)
+	w.mu.Lock()
+	w.n++
+	n := w.n
+	w.mu.Unlock()
+	if n%20 != 0 {
+		return op
+	}
+	id := req.ReqID
+	return func(ctx context.Context) bench.Result {
+		r := op(ctx)
+		if r.OK() {
+			select {
+			case w.samples <- sample{id: id, acked: time.Now()}:
+			default:
+			}
+		}
+		return r
+	}
+}
