@@ -110,7 +110,7 @@ func copyTable(ctx context.Context, o CopyOptions, table string) (CopiedTable, e
 			return ct, fmt.Errorf("column %s is not on the target", c.name)
 		}
 	}
-	rows, err := orderedScan(ctx, o.From, table, names, pk, textKey)
+	rows, err := orderedScan(ctx, o.From, table, names, pk, textKey, nil)
 	if err != nil {
 		return ct, err
 	}

@@ -321,6 +321,18 @@ func TestRepairMakesTargetEqual(t *testing.T) {
 	if tr.Missing != 3 || tr.Extra != 1 || tr.Different != 1 || tr.Upserts != 4 || tr.Deletes != 1 {
 		t.Fatalf("before repair: %+v", tr)
 	}
+	// --since: only rows changed since a time are compared: the source moved 11 and 21
+	// into the window, the target only 21.
+	execSQL(t, p.src, "UPDATE acct SET at = '2030-01-01 00:00:00' WHERE id IN (11, 21)")
+	execSQL(t, p.dst, "UPDATE acct SET at = '2030-01-01 00:00:00' WHERE id = 21")
+	recent, err := cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst, Since: time.Date(2029, 1, 1, 0, 0, 0, 0, time.UTC), SinceColumns: []string{"at"}})
+	if err != nil || recent.Tables[0].SourceRows != 2 || recent.Tables[0].Missing != 1 || recent.Tables[0].Different != 0 {
+		t.Errorf("verify --since: %+v %v", recent.Tables, err)
+	}
+	rep, err = cdc.Verify(context.Background(), cdc.VerifyOptions{Source: p.src, Target: p.dst, Repair: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cdc.ApplyRepair(context.Background(), p.dst, rep); err != nil {
 		t.Fatal(err)
 	}

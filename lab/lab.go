@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -30,7 +31,10 @@ type Options struct {
 	LegacyPort int
 	LBPort     int
 	PaydBin    string // payd binary for the lab's platforms; default: beside this executable
-	Log        *slog.Logger
+	// Parts limits the lab to some of its parts ("gauss", "legacy", "lb",
+	// "legacy-app"); none means all. Tests that need only the databases use it.
+	Parts []string
+	Log   *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -212,12 +216,49 @@ type part interface {
 	status(ctx context.Context) Part
 }
 
-func parts(s State, log *slog.Logger) ([]part, error) {
-	g, err := newGauss(s, log)
+func parts(s State, o Options) ([]part, error) {
+	g, err := newGauss(s, o.Log)
 	if err != nil {
 		return nil, err
 	}
-	return []part{g, newLegacy(s, log), newLB(s, log), newLegacyApp(s, log)}, nil
+	all := []part{g, newLegacy(s, o.Log), newLB(s, o.Log), newLegacyApp(s, o.Log)}
+	if len(o.Parts) == 0 {
+		return all, nil
+	}
+	var out []part
+	for _, p := range all {
+		if slices.Contains(o.Parts, p.name()) {
+			out = append(out, p)
+		}
+	}
+	if len(out) != len(o.Parts) {
+		return nil, fmt.Errorf("unknown lab part in %v: the parts are gauss, legacy, lb, legacy-app", o.Parts)
+	}
+	return out, nil
+}
+
+// Restart stops and starts one part (tests: a database restarting under load).
+func Restart(ctx context.Context, o Options, name string) error {
+	o = o.withDefaults()
+	s, ok, err := loadState(o.Dir)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("no lab in %s", o.Dir)
+	}
+	o.Parts = []string{name}
+	ps, err := parts(s, o)
+	if err != nil {
+		return err
+	}
+	if err := ps[0].down(ctx); err != nil {
+		return fmt.Errorf("lab %s: stop: %w", name, err)
+	}
+	if err := ps[0].up(ctx); err != nil {
+		return fmt.Errorf("lab %s: start: %w", name, err)
+	}
+	return nil
 }
 
 // Up creates and starts whatever is missing and waits until every part answers.
@@ -228,7 +269,7 @@ func Up(ctx context.Context, o Options) (Status, error) {
 	if err != nil {
 		return Status{}, err
 	}
-	ps, err := parts(s, o.Log)
+	ps, err := parts(s, o)
 	if err != nil {
 		return Status{}, err
 	}
@@ -253,7 +294,7 @@ func Down(ctx context.Context, o Options, purge bool) error {
 		return err
 	}
 	if ok {
-		ps, err := parts(s, o.Log)
+		ps, err := parts(s, o)
 		if err != nil {
 			return err
 		}
@@ -286,7 +327,7 @@ func StatusOf(ctx context.Context, o Options) (Status, error) {
 	if !ok {
 		return Status{Dir: o.Dir}, nil
 	}
-	ps, err := parts(s, o.Log)
+	ps, err := parts(s, o)
 	if err != nil {
 		return Status{}, err
 	}

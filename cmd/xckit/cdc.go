@@ -433,6 +433,8 @@ func verifyCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-diffs", Value: 20, Usage: "rows listed per table (counts are always complete)"},
 			&cli.BoolFlag{Name: "repair", Usage: "say what would make the target equal the source (with --yes: do it)"},
 			&cli.IntFlag{Name: "parallel", Value: 2, Usage: "tables compared at once"},
+			&cli.TimestampFlag{Name: "since", Layout: time.RFC3339, Usage: "compare only rows changed at or after `TIME` (RFC 3339; by updated_at, else created_at)"},
+			&cli.StringFlag{Name: "since-column", Usage: "the column --since reads (default updated_at, then created_at)"},
 			&cli.BoolFlag{Name: "yes", Usage: "with --repair: apply"},
 			&cli.StringFlag{Name: "config", Usage: "read source, target and tables from the cdc YAML `FILE`"},
 		},
@@ -454,6 +456,12 @@ func verifyCommand() *cli.Command {
 			}
 			defer dst.Close()
 			opts := cdc.VerifyOptions{Source: src, Target: dst, Tables: patterns(c), MaxDiffs: c.Int("max-diffs"), Repair: c.Bool("repair"), Parallel: c.Int("parallel")}
+			if ts := c.Timestamp("since"); ts != nil {
+				opts.Since = *ts
+				if col := c.String("since-column"); col != "" {
+					opts.SinceColumns = []string{col}
+				}
+			}
 			if isTerminal(c.App.ErrWriter) {
 				bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionSetDescription("verify: rows compared"),
 					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(200*time.Millisecond))
