@@ -13,7 +13,7 @@ TESTLAB_DIR ?= $(or $(TMPDIR),/tmp)/xckit-testlab
 LAB_DIR     ?= .xckit-lab
 XCKIT       := bin/xckit
 
-.PHONY: help setup build test vet demo bench-payd bench-cdc lab-up lab-down clean
+.PHONY: help setup build test vet demo dist bench-payd bench-cdc lab-up lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ bench-payd: setup build ## payd debit vs pgbench on the same SQL, fixed 500 TPS,
 bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag at 1000 payments/s (about 2 min)
 	scripts/bench-cdc.sh
 	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) $(GO) test -count=1 -run '^$$' -bench CDCLag -benchtime 1x ./cdc
+
+dist: setup ## cross-compile xckit and payd for linux/amd64 and arm64 into offline bundles (dist/)
+	VERSION=$(VERSION) COMMIT=$(COMMIT) DATE=$(DATE) scripts/dist.sh
 
 lab-up: build ## start the local lab (.xckit-lab)
 	$(XCKIT) lab up --dir $(LAB_DIR)

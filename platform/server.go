@@ -173,7 +173,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	case v != want:
 		reply(w, start, http.StatusServiceUnavailable, &apiError{Code: "not_ready", Msg: fmt.Sprintf("schema version %d, want %d: run payd migrate", v, want)})
 	default:
-		reply(w, start, http.StatusOK, map[string]any{"status": "ready", "schema_version": v, "database": s.common.DB().Dialect.Name()})
+		reply(w, start, http.StatusOK, map[string]any{"status": "ready", "schema_version": v, "database": s.common.DB().Dialect.Name(), "version": buildinfo.Version})
 	}
 }
 

@@ -1,0 +1,7 @@
+// Package installer puts payd onto openGauss in named phases — preflight, os-tune,
+// db-bootstrap, schema, deploy, service, start, health, smoke — each idempotent, each
+// able to say what it would do (--plan), each recorded in a fsynced journal so that an
+// interrupted install is resumed knowingly (--resume) instead of repeated blindly.
+//
+// It may import checks, platform, profiles, internal/dbx and internal/journal.
+package installer

@@ -1,0 +1,591 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+
+	"github.com/xckit/xckit/checks"
+	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/platform"
+)
+
+// Phase is one named, idempotent install step.
+type Phase struct {
+	Name  string
+	plan  func(ctx context.Context, r *run) ([]string, error)
+	apply func(ctx context.Context, r *run) (int, error)
+}
+
+// Phases lists the install phases in order.
+func Phases() []Phase {
+	return []Phase{
+		{"preflight", planPreflight, applyPreflight},
+		{"os-tune", planOSTune, applyOSTune},
+		{"db-bootstrap", planBootstrap, applyBootstrap},
+		{"schema", planSchema, applySchema},
+		{"deploy", planDeploy, applyDeploy},
+		{"service", planService, applyService},
+		{"start", planStart, applyStart},
+		{"health", planHealth, applyHealth},
+		{"smoke", planSmoke, applySmoke},
+	}
+}
+
+// PhaseNames lists the phase names.
+func PhaseNames() []string {
+	var out []string
+	for _, p := range Phases() {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// --- preflight ---
+
+func planPreflight(ctx context.Context, r *run) ([]string, error) {
+	list, err := checks.ForProfile(r.o.Profile, []string{"host", "db"})
+	if err != nil {
+		return nil, err
+	}
+	return []string{fmt.Sprintf("would run %d checks (host and db) against profile %s; a failure stops the install unless --ignore'd", len(list), r.o.Profile.Name)}, nil
+}
+
+func applyPreflight(ctx context.Context, r *run) (int, error) {
+	list, err := checks.ForProfile(r.o.Profile, []string{"host", "db"})
+	if err != nil {
+		return 0, err
+	}
+	t := &checks.Target{Root: r.o.HostRoot, Profile: r.o.Profile}
+	dsn := r.o.AdminDB
+	if dsn == "" {
+		dsn = r.o.DB
+	}
+	t.DB, t.DBErr = dbx.Open(ctx, dsn, dbx.Options{AppName: "xckit-install"})
+	if t.DB != nil {
+		defer t.DB.Close()
+	}
+	rep := checks.Run(ctx, list, t, r.o.Ignore)
+	if failed := rep.Failed(); len(failed) > 0 {
+		return 0, fmt.Errorf("%d checks failed: %s (xckit check shows why; accept them with --ignore %s)", len(failed), strings.Join(failed, ", "), strings.Join(failed, ","))
+	}
+	r.note("%d checks: %d pass, %d warn, %d skip", len(rep.Checks), rep.Summary[checks.Pass], rep.Summary[checks.Warn], rep.Summary[checks.Skip])
+	return 0, nil
+}
+
+// --- os-tune ---
+
+func planOSTune(ctx context.Context, r *run) ([]string, error) {
+	return []string{"would apply the profile's sysctl, limits and THP fixes (as xckit check --fix --yes)"}, nil
+}
+
+func applyOSTune(ctx context.Context, r *run) (int, error) {
+	list, _ := checks.ForProfile(r.o.Profile, []string{"host"})
+	rep := checks.Run(ctx, list, &checks.Target{Root: r.o.HostRoot, Profile: r.o.Profile}, nil)
+	plan, err := checks.PlanFixes(r.o.HostRoot, rep)
+	if err != nil {
+		return 0, err
+	}
+	if len(plan.Changes) == 0 {
+		return 0, nil
+	}
+	if err := r.act(); err != nil {
+		return 0, err
+	}
+	return len(plan.Changes), checks.ApplyFixes(r.o.HostRoot, plan)
+}
+
+// --- db-bootstrap ---
+
+func lit(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// bootstrapActions lists what db-bootstrap must do, in order, with the SQL for each.
+func bootstrapActions(ctx context.Context, r *run, admin *dbx.DB) ([][2]string, error) {
+	app, err := dbx.ParseDSN(r.o.DB)
+	if err != nil {
+		return nil, err
+	}
+	var acts [][2]string
+	exists := func(q string, args ...any) (bool, error) {
+		var n int
+		err := admin.QueryRowContext(ctx, q, args...).Scan(&n)
+		return n > 0, err
+	}
+	ok, err := exists("SELECT count(*) FROM pg_roles WHERE rolname = $1", app.User)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		if app.Password == "" {
+			return nil, fmt.Errorf("--db has no password for the new role %s: put it in the DSN", app.User)
+		}
+		acts = append(acts, [2]string{"create role " + app.User + " (login, no other rights)", fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD %s", admin.Dialect.QuoteIdent(app.User), lit(app.Password))})
+	}
+	ok, err = exists("SELECT count(*) FROM pg_database WHERE datname = $1", app.Database)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		acts = append(acts, [2]string{"create database " + app.Database + " owned by " + app.User,
+			fmt.Sprintf("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0", admin.Dialect.QuoteIdent(app.Database), admin.Dialect.QuoteIdent(app.User))})
+	}
+	if s, err := r.loadSecrets(); err == nil && s.CDCPassword != "" {
+		ok, err = exists("SELECT count(*) FROM pg_roles WHERE rolname = 'xckit_cdc'")
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			acts = append(acts, [2]string{"create role xckit_cdc with REPLICATION (for the CDC)", "CREATE ROLE xckit_cdc LOGIN REPLICATION PASSWORD " + lit(s.CDCPassword)})
+		}
+	}
+	return acts, nil
+}
+
+func planBootstrap(ctx context.Context, r *run) ([]string, error) {
+	admin, err := r.adminDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := bootstrapActions(ctx, r, admin)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range acts {
+		out = append(out, "would "+a[0])
+	}
+	out = append(out, paramPlan(ctx, r, admin)...)
+	return out, nil
+}
+
+// paramPlan lists the profile's database parameters that differ, with the command
+// that sets them: gs_guc for openGauss (run by the DBA on the database host),
+// ALTER SYSTEM for PostgreSQL.
+func paramPlan(ctx context.Context, r *run, admin *dbx.DB) []string {
+	var out []string
+	for name, want := range r.o.Profile.Database.Parameters {
+		e := checks.ParseExpectation(want)
+		var v string
+		if admin.QueryRowContext(ctx, "SHOW "+name).Scan(&v) != nil {
+			continue
+		}
+		if ok, _ := e.Met(v, 0); ok {
+			continue
+		}
+		if admin.Dialect.Engine == dbx.OpenGauss {
+			out = append(out, fmt.Sprintf("parameter %s is %s, want %s: on the database host run gs_guc reload -D $PGDATA -c \"%s=%s\"", name, v, want, name, e.Target(0)))
+		} else {
+			out = append(out, fmt.Sprintf("parameter %s is %s, want %s: ALTER SYSTEM SET %s = '%s'; SELECT pg_reload_conf() (a restart may be needed)", name, v, want, name, e.Target(0)))
+		}
+	}
+	return out
+}
+
+func applyBootstrap(ctx context.Context, r *run) (int, error) {
+	admin, err := r.adminDB(ctx)
+	if err != nil {
+		return 0, err
+	}
+	acts, err := bootstrapActions(ctx, r, admin)
+	if err != nil {
+		return 0, err
+	}
+	for _, a := range acts {
+		if err := r.act(); err != nil {
+			return 0, err
+		}
+		if _, err := admin.ExecContext(ctx, a[1]); err != nil {
+			return 0, fmt.Errorf("%s: %w", a[0], err)
+		}
+		r.note("%s", a[0])
+	}
+	for _, p := range paramPlan(ctx, r, admin) {
+		r.note("for the DBA: %s", p)
+	}
+	return len(acts), nil
+}
+
+// --- schema ---
+
+func planSchema(ctx context.Context, r *run) ([]string, error) {
+	app, err := dbx.ParseDSN(r.o.DB)
+	if err != nil {
+		return nil, err
+	}
+	db, err := r.appDB(ctx)
+	if err != nil {
+		return []string{"would apply payd's migrations to " + app.Database + " (not reachable yet: db-bootstrap creates it)"}, nil
+	}
+	v, err := platform.SchemaVersion(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if want := platform.LatestVersion(db.Dialect); v < want {
+		return []string{fmt.Sprintf("would migrate payd's schema from version %d to %d", v, want)}, nil
+	}
+	return nil, nil
+}
+
+func applySchema(ctx context.Context, r *run) (int, error) {
+	db, err := r.appDB(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if v, _ := platform.SchemaVersion(ctx, db); v < platform.LatestVersion(db.Dialect) {
+		if err := r.act(); err != nil {
+			return 0, err
+		}
+	}
+	applied, err := platform.Migrate(ctx, db)
+	if err != nil {
+		return 0, err
+	}
+	if s, err := r.loadSecrets(); err == nil && s.CDCPassword != "" {
+		// The CDC reads every table; grants are repeatable.
+		if _, err := db.ExecContext(ctx, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO xckit_cdc"); err != nil {
+			r.note("could not grant SELECT to xckit_cdc: %v", err)
+		}
+	}
+	return len(applied), nil
+}
+
+// --- deploy ---
+
+func fileHash(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	io.Copy(h, f)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (r *run) paydConfig() (string, error) {
+	s, err := r.loadSecrets()
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# written by xckit install: payd on openGauss\nlisten: %s\ndsn: %s\nshutdown_timeout: 15s\nmerchants:\n", r.o.Listen, r.o.DB)
+	for _, m := range s.Merchants {
+		fmt.Fprintf(&b, "  - id: %s\n    key: %s\n", m.ID, m.Key)
+	}
+	return b.String(), nil
+}
+
+type deployStep struct {
+	what string
+	do   func() error
+}
+
+func (r *run) deploySteps() ([]deployStep, error) {
+	if r.o.PaydBin == "" {
+		return nil, errors.New("no payd binary to deploy: build it (make build) or pass its path")
+	}
+	if _, err := os.Stat(r.o.PaydBin); err != nil {
+		return nil, fmt.Errorf("payd binary: %w", err)
+	}
+	if err := writable(r.o.Prefix); err != nil {
+		return nil, err
+	}
+	var steps []deployStep
+	verDir := filepath.Join(r.o.paydDir(), r.o.Version)
+	dst := filepath.Join(verDir, "payd")
+	if fileHash(dst) != fileHash(r.o.PaydBin) {
+		steps = append(steps, deployStep{"copy payd to " + dst, func() error { return copyFile(r.o.PaydBin, dst, 0o755) }})
+	}
+	if cur, _ := os.Readlink(r.o.current()); cur != r.o.Version {
+		steps = append(steps, deployStep{"point " + r.o.current() + " at " + r.o.Version, func() error { return symlink(r.o.Version, r.o.current()) }})
+	}
+	cfg, err := r.paydConfig()
+	if err != nil {
+		return nil, err
+	}
+	if old, _ := os.ReadFile(r.o.etc("payd.yaml")); string(old) != cfg {
+		steps = append(steps, deployStep{"write " + r.o.etc("payd.yaml") + " (mode 0600)", func() error { return writeAtomic(r.o.etc("payd.yaml"), []byte(cfg), 0o600) }})
+	}
+	return steps, nil
+}
+
+func planDeploy(ctx context.Context, r *run) ([]string, error) {
+	steps, err := r.deploySteps()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, s := range steps {
+		out = append(out, "would "+s.what)
+	}
+	return out, nil
+}
+
+func applyDeploy(ctx context.Context, r *run) (int, error) {
+	steps, err := r.deploySteps()
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range steps {
+		if err := r.act(); err != nil {
+			return 0, err
+		}
+		if err := s.do(); err != nil {
+			return 0, fmt.Errorf("%s: %w", s.what, err)
+		}
+	}
+	return len(steps), nil
+}
+
+// writable checks, without creating anything, that dir can be created or written.
+func writable(dir string) error {
+	p := dir
+	for {
+		if _, err := os.Stat(p); err == nil {
+			if err := syscall.Access(p, 2); err != nil { // W_OK
+				return fmt.Errorf("prefix %s is not writable (%s: %v): choose --prefix elsewhere or run as a user who may write there", dir, p, err)
+			}
+			return nil
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return fmt.Errorf("prefix %s: no existing parent directory", dir)
+		}
+		p = parent
+	}
+}
+
+// --- service ---
+
+// UnitTemplate is the hardened systemd unit for payd.
+const UnitTemplate = `# written by xckit install
+[Unit]
+Description=payd, the payment platform (installed by xckit)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User={{.User}}
+ExecStart={{.Prefix}}/payd/current/payd --config {{.Prefix}}/etc/payd.yaml
+Restart=on-failure
+RestartSec=2s
+TimeoutStopSec=30s
+KillSignal=SIGTERM
+LimitNOFILE=1000000
+LimitNPROC=65535
+NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectSystem=strict
+ProtectHome=yes
+ReadWritePaths={{.Prefix}}/run {{.Prefix}}/log
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RestrictRealtime=yes
+SystemCallArchitectures=native
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// RenderUnit fills the unit template.
+func RenderUnit(prefix, user string) string {
+	var b bytes.Buffer
+	template.Must(template.New("unit").Parse(UnitTemplate)).Execute(&b, map[string]string{"Prefix": prefix, "User": user})
+	return b.String()
+}
+
+func (r *run) systemd() bool {
+	if r.o.Systemd != nil {
+		return *r.o.Systemd
+	}
+	comm, _ := os.ReadFile("/proc/1/comm")
+	return strings.TrimSpace(string(comm)) == "systemd"
+}
+
+func planService(ctx context.Context, r *run) ([]string, error) {
+	unit := RenderUnit(r.o.Prefix, "payd")
+	var out []string
+	if old, _ := os.ReadFile(r.o.etc("payd.service")); string(old) != unit {
+		out = append(out, "would write the systemd unit "+r.o.etc("payd.service"))
+	}
+	if r.systemd() {
+		out = append(out, "would install it as /etc/systemd/system/payd-xckit.service and enable it")
+	} else {
+		out = append(out, "no systemd as PID 1: payd will run supervised by xckit (pid and log under "+filepath.Join(r.o.Prefix, "run")+")")
+	}
+	return out, nil
+}
+
+func applyService(ctx context.Context, r *run) (int, error) {
+	changes := 0
+	unit := RenderUnit(r.o.Prefix, "payd")
+	if old, _ := os.ReadFile(r.o.etc("payd.service")); string(old) != unit {
+		if err := r.act(); err != nil {
+			return 0, err
+		}
+		if err := writeAtomic(r.o.etc("payd.service"), []byte(unit), 0o644); err != nil {
+			return 0, err
+		}
+		changes++
+	}
+	for _, d := range []string{"run", "log"} {
+		if err := os.MkdirAll(filepath.Join(r.o.Prefix, d), 0o755); err != nil {
+			return changes, err
+		}
+	}
+	if r.systemd() {
+		sys := "/etc/systemd/system/payd-xckit.service"
+		if old, _ := os.ReadFile(sys); string(old) != unit {
+			if err := writeAtomic(sys, []byte(unit), 0o644); err != nil {
+				return changes, err
+			}
+			for _, args := range [][]string{{"daemon-reload"}, {"enable", "payd-xckit.service"}} {
+				if out, err := exec.CommandContext(ctx, "systemctl", args...).CombinedOutput(); err != nil {
+					return changes, fmt.Errorf("systemctl %s: %v: %s", args[0], err, out)
+				}
+			}
+			changes++
+		}
+	} else {
+		r.note("supervised mode: no systemd as PID 1")
+	}
+	return changes, nil
+}
+
+// --- start ---
+
+// runningFingerprint identifies what a running payd was started from.
+func (r *run) runningFingerprint() string {
+	return fileHash(filepath.Join(r.o.current(), "payd")) + ":" + fileHash(r.o.etc("payd.yaml"))
+}
+
+func (r *run) paydPID() int {
+	b, err := os.ReadFile(r.o.run("payd.pid"))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	if pid > 0 && syscall.Kill(pid, 0) == nil {
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "payd" {
+			return pid
+		}
+	}
+	return 0
+}
+
+func planStart(ctx context.Context, r *run) ([]string, error) {
+	pid := r.paydPID()
+	started, _ := os.ReadFile(r.o.run("payd.started"))
+	switch {
+	case pid == 0:
+		return []string{"would start payd on " + r.o.Listen}, nil
+	case string(started) != r.runningFingerprint():
+		return []string{fmt.Sprintf("would restart payd (pid %d): its binary or configuration changed", pid)}, nil
+	}
+	return nil, nil
+}
+
+func applyStart(ctx context.Context, r *run) (int, error) {
+	if r.systemd() {
+		if err := r.act(); err != nil {
+			return 0, err
+		}
+		if out, err := exec.CommandContext(ctx, "systemctl", "restart", "payd-xckit.service").CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("systemctl restart: %v: %s", err, out)
+		}
+		return 1, nil
+	}
+	pid := r.paydPID()
+	started, _ := os.ReadFile(r.o.run("payd.started"))
+	if pid != 0 && string(started) == r.runningFingerprint() {
+		return 0, nil
+	}
+	if err := r.act(); err != nil {
+		return 0, err
+	}
+	if pid != 0 {
+		if err := stopPID(pid, 30*time.Second); err != nil {
+			return 0, err
+		}
+	}
+	if err := startSupervised(r); err != nil {
+		return 0, err
+	}
+	return 1, writeAtomic(r.o.run("payd.started"), []byte(r.runningFingerprint()), 0o644)
+}
+
+func startSupervised(r *run) error {
+	logf, err := os.OpenFile(filepath.Join(r.o.Prefix, "log", "payd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(r.o.current(), "payd"), "--config", r.o.etc("payd.yaml"), "--pid-file", r.o.run("payd.pid"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start payd: %w", err)
+	}
+	go cmd.Wait()
+	return nil
+}
+
+func stopPID(pid int, grace time.Duration) error {
+	syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil {
+			return nil
+		}
+		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	return fmt.Errorf("payd pid %d did not stop within %s and was killed", pid, grace)
+}
+
+// --- health ---
+
+func planHealth(ctx context.Context, r *run) ([]string, error) {
+	return []string{fmt.Sprintf("would wait up to %s for http://%s/readyz", r.o.HealthWait, r.o.Listen)}, nil
+}
+
+func applyHealth(ctx context.Context, r *run) (int, error) {
+	deadline := time.Now().Add(r.o.HealthWait)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + r.o.Listen + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				r.note("%s", strings.TrimSpace(string(b)))
+				return 0, nil
+			}
+			last = resp.Status + " " + strings.TrimSpace(string(b))
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("payd not ready within %s (last: %s); see %s", r.o.HealthWait, last, filepath.Join(r.o.Prefix, "log", "payd.log"))
+}

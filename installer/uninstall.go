@@ -1,0 +1,125 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// Uninstall stops payd and removes what install put under the prefix (and the systemd
+// unit). The database stays unless dropData, which drops the application's database
+// and roles with the admin DSN.
+func Uninstall(ctx context.Context, o Options, dropData bool) ([]string, error) {
+	o = withDefaults(o)
+	r := &run{o: o}
+	defer r.close()
+	var did []string
+	if pid := r.paydPID(); pid != 0 {
+		if err := stopPID(pid, 30*time.Second); err != nil {
+			return did, err
+		}
+		did = append(did, fmt.Sprintf("stopped payd (pid %d)", pid))
+	}
+	if r.systemd() {
+		if _, err := os.Stat("/etc/systemd/system/payd-xckit.service"); err == nil {
+			exec.CommandContext(ctx, "systemctl", "disable", "--now", "payd-xckit.service").Run()
+			os.Remove("/etc/systemd/system/payd-xckit.service")
+			exec.CommandContext(ctx, "systemctl", "daemon-reload").Run()
+			did = append(did, "removed the systemd unit")
+		}
+	}
+	for _, d := range []string{"payd", "etc", "run", "log", "state"} {
+		p := filepath.Join(o.Prefix, d)
+		if _, err := os.Stat(p); err == nil {
+			if err := os.RemoveAll(p); err != nil {
+				return did, err
+			}
+			did = append(did, "removed "+p)
+		}
+	}
+	os.Remove(o.Prefix) // only when empty
+	if !dropData {
+		return append(did, "kept the database (--drop-data --yes drops it)"), nil
+	}
+	app, err := dbx.ParseDSN(o.DB)
+	if err != nil {
+		return did, err
+	}
+	admin, err := r.adminDB(ctx)
+	if err != nil {
+		return did, err
+	}
+	q := admin.Dialect.QuoteIdent
+	for _, stmt := range []string{
+		fmt.Sprintf("DROP DATABASE IF EXISTS %s", q(app.Database)),
+		fmt.Sprintf("DROP ROLE IF EXISTS %s", q(app.User)),
+		"DROP ROLE IF EXISTS xckit_cdc",
+	} {
+		if _, err := admin.ExecContext(ctx, stmt); err != nil {
+			return did, fmt.Errorf("%s: %w", stmt, err)
+		}
+		did = append(did, strings.ToLower(strings.Fields(stmt)[0])+" "+strings.Join(strings.Fields(stmt)[1:], " "))
+	}
+	return did, nil
+}
+
+// Upgrade deploys a new payd version beside the current one, flips current to it,
+// restarts and waits for health. The previous version stays for RollbackApp.
+func Upgrade(ctx context.Context, o Options) (string, error) {
+	o = withDefaults(o)
+	prev, err := os.Readlink(o.current())
+	if err != nil {
+		return "", fmt.Errorf("nothing installed under %s: run xckit install first", o.Prefix)
+	}
+	if prev == o.Version {
+		return prev, fmt.Errorf("version %s is already current", prev)
+	}
+	r := &run{o: o}
+	defer r.close()
+	dst := filepath.Join(o.paydDir(), o.Version, "payd")
+	if err := copyFile(o.PaydBin, dst, 0o755); err != nil {
+		return prev, err
+	}
+	if err := writeAtomic(filepath.Join(o.paydDir(), "previous"), []byte(prev), 0o644); err != nil {
+		return prev, err
+	}
+	return prev, flip(ctx, r, o.Version)
+}
+
+// RollbackApp flips current back to the version before the last upgrade and restarts:
+// the application-level rollback of the emergency plans.
+func RollbackApp(ctx context.Context, o Options) (string, error) {
+	o = withDefaults(o)
+	b, err := os.ReadFile(filepath.Join(o.paydDir(), "previous"))
+	if err != nil {
+		return "", fmt.Errorf("no previous version recorded under %s: nothing to roll back to", o.paydDir())
+	}
+	prev := strings.TrimSpace(string(b))
+	cur, _ := os.Readlink(o.current())
+	r := &run{o: o}
+	defer r.close()
+	if err := flip(ctx, r, prev); err != nil {
+		return prev, err
+	}
+	return prev, writeAtomic(filepath.Join(o.paydDir(), "previous"), []byte(cur), 0o644)
+}
+
+func flip(ctx context.Context, r *run, version string) error {
+	if _, err := os.Stat(filepath.Join(r.o.paydDir(), version, "payd")); err != nil {
+		return fmt.Errorf("version %s is not deployed: %w", version, err)
+	}
+	if err := symlink(version, r.o.current()); err != nil {
+		return err
+	}
+	if _, err := applyStart(ctx, r); err != nil {
+		return err
+	}
+	_, err := applyHealth(ctx, r)
+	return err
+}
