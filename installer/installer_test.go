@@ -200,7 +200,10 @@ func TestBadInputs(t *testing.T) {
 			o.AdminDB = d.URL()
 			o.SkipPhases = []string{"preflight"}
 		}, "admin database"},
-		{"prefix not writable", func(o *Options) { o.Prefix = "/proc/xckit"; o.SkipPhases = []string{"preflight", "db-bootstrap", "schema"} }, "/proc/xckit"},
+		{"prefix not writable", func(o *Options) {
+			o.Prefix = "/proc/xckit"
+			o.SkipPhases = []string{"preflight", "db-bootstrap", "schema"}
+		}, "/proc/xckit"},
 	}
 	for _, c := range cases {
 		oo := o
