@@ -25,7 +25,7 @@ func TestLegacyRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(dir, 0o755)
-	o := lab.Options{Dir: dir, GaussPort: 46432, LegacyPort: 46306, LBPort: 46000, Parts: []string{"gauss", "legacy"}}
+	o := lab.Options{Dir: dir, GaussPort: 17432, LegacyPort: 17306, LBPort: 17000, Parts: []string{"gauss", "legacy"}}
 	t.Cleanup(func() {
 		lab.Down(context.Background(), o, true)
 		os.RemoveAll(dir)

@@ -114,7 +114,7 @@ func (a *legacyApp) up(ctx context.Context) error {
 		if err := waitFor(ctx, "legacy-app", 30*time.Second, func() error {
 			select {
 			case <-exited:
-				return fmt.Errorf("payd exited: see %s", filepath.Join(a.dir, "payd.log"))
+				return errGaveUp{fmt.Errorf("payd exited: %s", tailFile(filepath.Join(a.dir, "payd.log"), 600))}
 			default:
 			}
 			return a.probe(ctx)

@@ -27,7 +27,7 @@ func TestLifecycle(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", payd, "../cmd/payd").CombinedOutput(); err != nil {
 		t.Fatalf("build payd: %v %s", err, out)
 	}
-	o := Options{Dir: dir, GaussPort: 45432, LegacyPort: 43306, LBPort: 48000, PaydBin: payd}
+	o := Options{Dir: dir, GaussPort: 16432, LegacyPort: 16306, LBPort: 16000, PaydBin: payd}
 	t.Cleanup(func() {
 		Down(context.Background(), o, true)
 		os.RemoveAll(dir)
@@ -68,10 +68,10 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(env.GaussDSN, ":45432/payd") || !strings.Contains(env.LegacyDSN, ":43306/payd") || env.LBURL != "http://127.0.0.1:48000" {
+	if !strings.Contains(env.GaussDSN, ":16432/payd") || !strings.Contains(env.LegacyDSN, ":16306/payd") || env.LBURL != "http://127.0.0.1:16000" {
 		t.Errorf("env: %+v", env)
 	}
-	if env.LegacyURL != "http://127.0.0.1:48081" || env.MerchantID != LabMerchant || len(env.MerchantKey) < 16 {
+	if env.LegacyURL != "http://127.0.0.1:16081" || env.MerchantID != LabMerchant || len(env.MerchantKey) < 16 {
 		t.Errorf("env: %+v", env)
 	}
 	// The balancer routes to the legacy platform: an unsigned request reaches payd,

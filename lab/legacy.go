@@ -109,7 +109,7 @@ func (l *legacy) up(ctx context.Context) error {
 		if err := waitFor(ctx, "legacy", 60*time.Second, func() error {
 			select {
 			case <-exited:
-				return fmt.Errorf("mariadbd exited: see %s", l.logFile())
+				return errGaveUp{fmt.Errorf("mariadbd exited: %s (log %s)", tailFile(l.logFile(), 600), l.logFile())}
 			default:
 			}
 			if !l.running() {

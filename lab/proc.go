@@ -172,7 +172,11 @@ func portFree(port int) bool {
 	return false
 }
 
-// waitFor polls check until it succeeds or the timeout passes.
+// errGaveUp wraps a check failure that waiting will not cure (the process exited).
+type errGaveUp struct{ error }
+
+// waitFor polls check until it succeeds or the timeout passes; a check returning
+// errGaveUp stops the wait at once.
 func waitFor(ctx context.Context, what string, timeout time.Duration, check func() error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -180,6 +184,9 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, check func
 	for {
 		if last = check(); last == nil {
 			return nil
+		}
+		if g, ok := last.(errGaveUp); ok {
+			return fmt.Errorf("%s: %w", what, g.error)
 		}
 		select {
 		case <-ctx.Done():
@@ -208,4 +215,13 @@ func reachable(dir string, u runAs) error {
 			return nil
 		}
 	}
+}
+
+// tailFile returns the end of a log file, for error messages.
+func tailFile(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "(no log: " + err.Error() + ")"
+	}
+	return tail(string(b), n)
 }

@@ -15,11 +15,12 @@ import (
 )
 
 // Ports of the test lab: apart from the default lab's, so that a developer's running
-// lab and the tests never meet.
+// lab and the tests never meet, and below the kernel's ephemeral range (32768+), so
+// that no client socket of the tests' own traffic can be holding them.
 const (
-	GaussPort  = 35432
-	LegacyPort = 33306
-	LBPort     = 38000
+	GaussPort  = 15432
+	LegacyPort = 13306
+	LBPort     = 18000
 )
 
 // Dir is where the test lab lives: $XCKIT_TEST_LAB_DIR, else <tmp>/xckit-testlab (a
