@@ -334,29 +334,26 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 // transaction per table.
 func ApplyRepair(ctx context.Context, target *dbx.DB, rep VerifyReport) error {
 	d := target.Dialect
+	byName := map[string]TableReport{}
+	var names []string
 	for _, t := range rep.Tables {
-		p := t.repair
-		if p == nil || (len(p.upserts) == 0 && len(p.deletes) == 0) {
-			continue
+		if t.repair != nil && (len(t.repair.upserts) > 0 || len(t.repair.deletes) > 0) {
+			byName[t.Table] = t
+			names = append(names, t.Table)
 		}
-		dstTypes, err := columnTypes(ctx, target, t.Table)
-		if err != nil {
-			return err
-		}
-		rows := make([][]any, len(p.upserts))
-		for i, r := range p.upserts {
-			row := make([]any, len(r))
-			for j, v := range r {
-				row[j] = convertFor(v, p.types[j], dstTypes[p.cols[j]])
+	}
+	levels, err := fkLevels(ctx, target, names)
+	if err != nil {
+		return err
+	}
+	// Children's extra rows go before their parents'; parents' rows are written first.
+	for i := len(levels) - 1; i >= 0; i-- {
+		for _, name := range levels[i] {
+			t := byName[name]
+			p := t.repair
+			if len(p.deletes) == 0 {
+				continue
 			}
-			rows[i] = row
-		}
-		if len(rows) > 0 {
-			if err := upsertRows(ctx, target, t.Table, p.cols, p.pk, rows); err != nil {
-				return fmt.Errorf("repair %s: %w", t.Table, err)
-			}
-		}
-		if len(p.deletes) > 0 {
 			tx, err := target.BeginTx(ctx, nil)
 			if err != nil {
 				return err
@@ -377,12 +374,31 @@ func ApplyRepair(ctx context.Context, target *dbx.DB, rep VerifyReport) error {
 			}
 		}
 	}
+	for _, level := range levels {
+		for _, name := range level {
+			t := byName[name]
+			p := t.repair
+			if len(p.upserts) == 0 {
+				continue
+			}
+			dstTypes, err := columnTypes(ctx, target, t.Table)
+			if err != nil {
+				return err
+			}
+			rows := make([][]any, len(p.upserts))
+			for i, r := range p.upserts {
+				row := make([]any, len(r))
+				for j, v := range r {
+					row[j] = convertFor(v, p.types[j], dstTypes[p.cols[j]])
+				}
+				rows[i] = row
+			}
+			if err := upsertRows(ctx, target, t.Table, p.cols, p.pk, rows); err != nil {
+				return fmt.Errorf("repair %s: %w", t.Table, err)
+			}
+		}
+	}
 	return nil
-}
-
-type sinceFilter struct {
-	col string
-	at  time.Time
 }
 
 // orderedScan streams a table in primary-key order; text keys in binary order on
@@ -552,4 +568,9 @@ func keyString(row []string, idx []int, pk []string) string {
 		parts[j] = pk[j] + "=" + row[i]
 	}
 	return strings.Join(parts, ", ")
+}
+
+type sinceFilter struct {
+	col string
+	at  time.Time
 }

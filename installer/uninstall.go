@@ -123,3 +123,27 @@ func flip(ctx context.Context, r *run, version string) error {
 	_, err := applyHealth(ctx, r)
 	return err
 }
+
+// StopApp stops the payd installed under prefix (SIGTERM: it finishes in-flight
+// requests), if it runs.
+func StopApp(prefix string) (bool, error) {
+	r := &run{o: withDefaults(Options{Prefix: prefix})}
+	pid := r.paydPID()
+	if pid == 0 {
+		return false, nil
+	}
+	return true, stopPID(pid, 30*time.Second)
+}
+
+// StartApp starts the payd installed under prefix unless it runs, and waits until it
+// answers /readyz on listen.
+func StartApp(ctx context.Context, prefix, listen string, wait time.Duration) error {
+	r := &run{o: withDefaults(Options{Prefix: prefix, Listen: listen, HealthWait: wait})}
+	if r.paydPID() == 0 {
+		if err := startSupervised(r); err != nil {
+			return err
+		}
+	}
+	_, err := applyHealth(ctx, r)
+	return err
+}

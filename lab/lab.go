@@ -34,7 +34,10 @@ type Options struct {
 	// Parts limits the lab to some of its parts ("gauss", "legacy", "lb",
 	// "legacy-app"); none means all. Tests that need only the databases use it.
 	Parts []string
-	Log   *slog.Logger
+	// XckitBin is the xckit the lab's site.yaml names for starting and stopping the
+	// legacy application (default: this executable).
+	XckitBin string
+	Log      *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -282,6 +285,11 @@ func Up(ctx context.Context, o Options) (Status, error) {
 	st := statusOf(ctx, s, ps)
 	if !st.Healthy() {
 		return st, fmt.Errorf("lab is up but not healthy: see `xckit lab status --dir %s`", s.Dir)
+	}
+	if len(o.Parts) == 0 {
+		if err := writeSite(s, o); err != nil {
+			return st, err
+		}
 	}
 	return st, nil
 }

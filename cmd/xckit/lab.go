@@ -10,7 +10,8 @@ import (
 )
 
 func labFlags(withPorts bool) []cli.Flag {
-	fs := []cli.Flag{&cli.StringFlag{Name: "dir", Usage: "lab `DIR`ectory", Value: lab.DefaultDir, EnvVars: []string{"XCKIT_LAB_DIR"}}}
+	fs := []cli.Flag{&cli.StringFlag{Name: "dir", Usage: "lab `DIR`ectory", Value: lab.DefaultDir, EnvVars: []string{"XCKIT_LAB_DIR"}},
+		&cli.StringFlag{Name: "parts", Usage: "only these parts: gauss, legacy, lb, legacy-app (default all)"}}
 	if withPorts {
 		fs = append(fs,
 			&cli.IntFlag{Name: "gauss-port", Usage: "port of the openGauss stand-in (when the lab is created)", Value: lab.DefaultGaussPort},
@@ -22,7 +23,7 @@ func labFlags(withPorts bool) []cli.Flag {
 }
 
 func labOptions(c *cli.Context) lab.Options {
-	o := lab.Options{Dir: c.String("dir"), Log: logger(c)}
+	o := lab.Options{Dir: c.String("dir"), Log: logger(c), Parts: splitList(c.String("parts"))}
 	if c.Command.Name == "up" {
 		o.GaussPort, o.LegacyPort, o.LBPort = c.Int("gauss-port"), c.Int("legacy-port"), c.Int("lb-port")
 	}

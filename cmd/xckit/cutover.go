@@ -1,0 +1,103 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xckit/xckit/cutover"
+	"github.com/xckit/xckit/profiles"
+)
+
+func switchFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "site", Value: ".xckit-lab/site.yaml", Usage: "site description `FILE` (docs/site.md; xckit lab up writes the lab's)", EnvVars: []string{"XCKIT_SITE"}},
+		&cli.BoolFlag{Name: "plan", Usage: "print every step; touch nothing"},
+		&cli.BoolFlag{Name: "yes", Usage: "do it"},
+		&cli.BoolFlag{Name: "resume", Usage: "continue a run that stopped"},
+		&cli.StringFlag{Name: "report", Usage: "write the report as JSON to `FILE` (default <prefix>/state/<kind>-report.json)"},
+	}
+}
+
+func switchOptions(c *cli.Context) (cutover.Options, error) {
+	site, err := cutover.LoadSite(c.String("site"))
+	if err != nil {
+		return cutover.Options{}, usage("%v", err)
+	}
+	ref := site.Profile
+	if c.IsSet("profile") || ref == "" {
+		ref = c.String("profile")
+	}
+	p, err := profiles.Load(ref)
+	if err != nil {
+		return cutover.Options{}, profileError(err)
+	}
+	if !c.Bool("plan") && !c.Bool("yes") {
+		return cutover.Options{}, usage("%s changes where traffic goes: --plan shows the steps, --yes does it", c.Command.Name)
+	}
+	return cutover.Options{Site: site, Profile: p, Plan: c.Bool("plan"), Resume: c.Bool("resume"), Out: c.App.Writer, Log: logger(c)}, nil
+}
+
+func finishSwitch(c *cli.Context, o cutover.Options, rep cutover.Report, err error) error {
+	if !o.Plan {
+		file := c.String("report")
+		if file == "" {
+			file = filepath.Join(o.Site.New.Prefix, "state", rep.Kind+"-report.json")
+		}
+		os.MkdirAll(filepath.Dir(file), 0o755)
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		if werr := os.WriteFile(file+".tmp", append(b, '\n'), 0o644); werr == nil {
+			os.Rename(file+".tmp", file)
+			fmt.Fprintf(c.App.ErrWriter, "report: %s\n", file)
+		}
+	}
+	if c.String("output") == "json" {
+		emit(c, rep, func(io.Writer) error { return nil })
+	}
+	if err != nil {
+		return failed("%w", err)
+	}
+	return nil
+}
+
+func cutoverCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "cutover",
+		Usage: "switch traffic to the new system (and, after a rollback, forward again)",
+		UsageText: "xckit cutover --site site.yaml (--plan | --yes) [--resume]\n\n" +
+			"Steps: gates, drain, stop-legacy, unfence-new, copy, cdc-init, start-cdc, start-new, route-new, smoke.\n\nExample:\n   xckit cutover --site .xckit-lab/site.yaml --plan",
+		Flags: switchFlags(),
+		Action: func(c *cli.Context) error {
+			o, err := switchOptions(c)
+			if err != nil {
+				return err
+			}
+			rep, err := cutover.Cutover(c.Context, o)
+			return finishSwitch(c, o, rep, err)
+		},
+	}
+}
+
+func rollbackCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "rollback",
+		Usage: "put the legacy system back in one command, with nothing lost; reports RTO and RPO",
+		UsageText: "xckit rollback --site site.yaml (--plan | --yes) [--resume] [--force-data-loss]\n\n" +
+			"Steps: gates, drain, stop-new, fence-db, fence-lsn, wait-cdc, verify, stop-cdc, start-legacy, route-legacy, smoke.\n" +
+			"A failed step aborts and restores the previous route. See docs/rollback.md.\n\nExample:\n   xckit rollback --site .xckit-lab/site.yaml --yes",
+		Flags: append(switchFlags(), &cli.BoolFlag{Name: "force-data-loss", Usage: "openGauss is gone: skip the fence and the CDC wait, and report the window that may be lost"}),
+		Action: func(c *cli.Context) error {
+			o, err := switchOptions(c)
+			if err != nil {
+				return err
+			}
+			o.ForceDataLoss = c.Bool("force-data-loss")
+			rep, err := cutover.Rollback(c.Context, o)
+			return finishSwitch(c, o, rep, err)
+		},
+	}
+}

@@ -1,0 +1,184 @@
+package cutover
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xckit/xckit/bench"
+	"github.com/xckit/xckit/cdc"
+	"github.com/xckit/xckit/installer"
+	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/lab"
+	"github.com/xckit/xckit/platform"
+	"github.com/xckit/xckit/profiles"
+)
+
+func build(t *testing.T, dir, pkg string) string {
+	t.Helper()
+	bin := filepath.Join(dir, filepath.Base(pkg))
+	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v %s", pkg, err, out)
+	}
+	return bin
+}
+
+// TestCutoverAndRollbackUnderLoad runs the whole story on a lab of its own: install the
+// new payd, cut over, send 500 payments/s through the balancer, roll back in the
+// middle of it, and check that every payment the new side acknowledged is in legacy
+// (RPO 0) and traffic reaches legacy; then a stalled CDC makes a rollback abort and
+// restore the route; then switch forward again after legacy took writes.
+func TestCutoverAndRollbackUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: a lab of its own, install, cutover, rollback under load")
+	}
+	bins := t.TempDir()
+	xckit, payd := build(t, bins, "../cmd/xckit"), build(t, bins, "../cmd/payd")
+	dir, _ := os.MkdirTemp("", "xckit-cutover-")
+	os.Chmod(dir, 0o755)
+	o := lab.Options{Dir: dir, GaussPort: 19432, LegacyPort: 19306, LBPort: 19000, PaydBin: payd, XckitBin: xckit}
+	t.Cleanup(func() {
+		installer.Uninstall(context.Background(), installer.Options{Prefix: filepath.Join(dir, "new")}, false)
+		if pid := livePid(filepath.Join(dir, "new", "run", "cdc.pid")); pid != 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		lab.Down(context.Background(), o, true)
+		os.RemoveAll(dir)
+	})
+	ctx := context.Background()
+	if _, err := lab.Up(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	env, _ := lab.EnvOf(o)
+	prof, _ := profiles.Load("lab")
+	t.Setenv("XCKIT_MERCHANT_ID", env.MerchantID)
+	t.Setenv("XCKIT_MERCHANT_KEY", env.MerchantKey)
+	site, err := LoadSite(lab.SiteFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := installer.Install(ctx, installer.Options{Profile: prof, DB: env.GaussDSN, AdminDB: env.GaussAdminDSN, Prefix: site.New.Prefix,
+		Listen: site.New.Listen, PaydBin: payd, Version: "v1"}); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	var out bytes.Buffer
+	opts := Options{Site: site, Profile: prof, XckitBin: xckit, Out: &out}
+	if rep, err := Cutover(ctx, opts); err != nil || rep.Verdict != "ok" {
+		t.Fatalf("cutover: %v\n%s", err, out.String())
+	}
+	sw, _ := NewSwitcher(site.Switch)
+	if side, _ := sw.Current(ctx); side != SideNew {
+		t.Fatalf("after cutover the balancer routes to %q", side)
+	}
+
+	// 500 payments/s through the balancer; record every acknowledged req_id.
+	client := &platform.Client{BaseURL: env.LBURL, Merchant: env.MerchantID, Key: env.MerchantKey, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	w := &ackWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 1000, Channels: []string{"tenpay", "alipay", "other"}, DebitPct: 50, RunID: "rb"}}
+	loadDone := make(chan *bench.Summary, 1)
+	go func() {
+		s, _ := bench.Run(ctx, w, bench.Options{Rate: 500, Duration: 8 * time.Second})
+		loadDone <- s
+	}()
+	time.Sleep(3 * time.Second)
+	out.Reset()
+	rep, err := Rollback(ctx, opts)
+	if err != nil || rep.Verdict != "ok" || !strings.HasPrefix(rep.RPO, "0:") {
+		t.Fatalf("rollback under load: %v %+v\n%s", err, rep, out.String())
+	}
+	sum := <-loadDone
+	t.Logf("rollback under %0.f payments/s: RTO %.2fs, RPO %s; load: %d ok, %d failed %v", sum.TargetRate, rep.RTOSeconds, rep.RPO, sum.OK, sum.Failed, sum.Errors)
+	if rep.RTOSeconds > 10 {
+		t.Errorf("RTO %.1fs, target 10 s", rep.RTOSeconds)
+	}
+	if side, _ := sw.Current(ctx); side != SideLegacy {
+		t.Errorf("after rollback the balancer routes to %q", side)
+	}
+	legacy, err := dbx.Open(ctx, env.LegacyDSN, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer legacy.Close()
+	missing := 0
+	for _, id := range w.acked() {
+		var n int
+		legacy.QueryRow("SELECT count(*) FROM payments WHERE req_id = ?", id).Scan(&n)
+		if n != 1 {
+			missing++
+		}
+	}
+	if missing > 0 || len(w.acked()) < 1000 {
+		t.Errorf("%d of %d acknowledged payments are not in legacy", missing, len(w.acked()))
+	}
+
+	// Switch forward after legacy took writes; then a stalled CDC makes rollback abort.
+	for i := 0; i < 20; i++ {
+		client.Pay(ctx, platform.PaymentRequest{ReqID: fmt.Sprintf("legacy-only-%d", i), Type: platform.Credit, AgreementID: "ag-seed-2", Amount: 5, Currency: "CNY", Channel: "alipay"})
+	}
+	out.Reset()
+	if rep, err := Cutover(ctx, opts); err != nil || rep.Verdict != "ok" {
+		t.Fatalf("switch forward: %v\n%s", err, out.String())
+	}
+	src, _ := dbx.Open(ctx, site.New.CDCSource, dbx.Options{})
+	defer src.Close()
+	lsn, _ := cdc.CurrentLSN(ctx, src)
+	if err := cdc.WaitApplied(ctx, legacy, site.CDC.Slot, lsn, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := cdc.Verify(ctx, cdc.VerifyOptions{Source: src, Target: legacy}); err != nil || !v.Equal() {
+		t.Errorf("after switching forward: %+v %v", v.Tables, err)
+	}
+	// Stall the CDC: kill cdc run, write on the new side, then ask for a rollback.
+	if pid := livePid(filepath.Join(site.New.Prefix, "run", "cdc.pid")); pid != 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	client.Pay(ctx, platform.PaymentRequest{ReqID: "after-stall", Type: platform.Credit, AgreementID: "ag-seed-3", Amount: 5, Currency: "CNY", Channel: "other"})
+	stalled := opts
+	stalled.Site.CDC.Budget = 2 * time.Second
+	out.Reset()
+	rep, err = Rollback(ctx, stalled)
+	if err == nil || rep.Verdict != "aborted" || !strings.Contains(err.Error(), "wait-cdc") {
+		t.Fatalf("a stalled CDC must abort the rollback: %v\n%s", err, out.String())
+	}
+	if side, _ := sw.Current(ctx); side != SideNew {
+		t.Errorf("after the aborted rollback the route must be back on new, is %q; restored: %v", side, rep.Restored)
+	}
+	if r, err := client.Pay(ctx, platform.PaymentRequest{ReqID: "after-abort", Type: platform.Credit, AgreementID: "ag-seed-3", Amount: 5, Currency: "CNY", Channel: "other"}); err != nil || r.Status != 200 {
+		t.Errorf("the new side must take payments again after the abort: %v %+v", err, r)
+	}
+}
+
+// ackWorkload remembers the req_ids that got 200.
+type ackWorkload struct {
+	bench.PaymentWorkload
+	mu  sync.Mutex
+	ids []string
+}
+
+func (a *ackWorkload) Next(ctx context.Context, worker int) bench.Op {
+	req := a.Request()
+	op := a.Op(req)
+	return func(ctx context.Context) bench.Result {
+		r := op(ctx)
+		if r.OK() {
+			a.mu.Lock()
+			a.ids = append(a.ids, req.ReqID)
+			a.mu.Unlock()
+		}
+		return r
+	}
+}
+
+func (a *ackWorkload) acked() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.ids...)
+}
