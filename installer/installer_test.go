@@ -247,3 +247,18 @@ func TestUnitGolden(t *testing.T) {
 		}
 	}
 }
+
+func TestFencedRoleRefusesInstall(t *testing.T) {
+	o := fixture(t, "inst_fenced")
+	if _, err := Install(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	admin, _ := dbx.Open(context.Background(), o.AdminDB, dbx.Options{})
+	defer admin.Close()
+	admin.Exec(`ALTER ROLE inst_fenced SET default_transaction_read_only = on`)
+	_, err := Install(context.Background(), o)
+	if err == nil || !strings.Contains(err.Error(), "fenced read-only") {
+		t.Errorf("installing onto a fenced role: %v", err)
+	}
+	admin.Exec(`ALTER ROLE inst_fenced RESET default_transaction_read_only`)
+}

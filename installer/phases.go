@@ -127,6 +127,14 @@ func bootstrapActions(ctx context.Context, r *run, admin *dbx.DB) ([][2]string, 
 	if err != nil {
 		return nil, err
 	}
+	fenced, err := exists(`SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+		WHERE r.rolname = $1 AND array_to_string(s.setconfig, ',') LIKE '%default_transaction_read_only=on%'`, app.User)
+	if err != nil {
+		return nil, err
+	}
+	if fenced {
+		return nil, fmt.Errorf("role %s is fenced read-only (xckit rollback did this, so that only the legacy side writes): switch forward with xckit cutover, or, if the legacy side is really out of service, ALTER ROLE %s RESET default_transaction_read_only", app.User, app.User)
+	}
 	if !ok {
 		if app.Password == "" {
 			return nil, fmt.Errorf("--db has no password for the new role %s: put it in the DSN", app.User)

@@ -19,7 +19,7 @@ step() { printf '\n== %s\n' "$*"; }
 $X uninstall "${INSTALL[@]}" --log-level warn >/dev/null 2>&1 || true
 $X cdc stop --log-level warn >/dev/null 2>&1 || true
 $X cdc drop --source "$CDC_SRC" --target "$LEGACY" --yes --log-level warn 2>/dev/null || true
-psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS payd" 2>/dev/null
+psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS payd" -c "ALTER ROLE pay RESET default_transaction_read_only" 2>/dev/null
 
 step "xckit install --plan: what installing payd onto gauss would do"
 $X install "${INSTALL[@]}" --plan
