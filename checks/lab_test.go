@@ -2,11 +2,14 @@ package checks_test
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/xckit/xckit/checks"
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/internal/labtest"
+	"github.com/xckit/xckit/lab"
 	"github.com/xckit/xckit/profiles"
 )
 
@@ -68,5 +71,45 @@ func TestDatabaseChecksOnTheLab(t *testing.T) {
 	m = runDB(t, "lab", bad.URL(), env.LegacyDSN)
 	if m["db.reachable"].Status != checks.Fail || m["db.wal_level"].Status != checks.Error {
 		t.Errorf("wrong password: reachable %+v, wal_level %+v", m["db.reachable"], m["db.wal_level"])
+	}
+}
+
+// TestBrokenWalLevel restarts a PostgreSQL of the test's own with wal_level=replica:
+// db.wal_level must fail with the remedy, and pass again once it is logical.
+func TestBrokenWalLevel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: starts its own PostgreSQL")
+	}
+	dir, _ := os.MkdirTemp("", "xckit-check-wal-")
+	os.Chmod(dir, 0o755)
+	o := lab.Options{Dir: dir, GaussPort: 19532, LegacyPort: 19506, LBPort: 19500, Parts: []string{"gauss"}}
+	t.Cleanup(func() { lab.Down(context.Background(), o, true); os.RemoveAll(dir) })
+	ctx := context.Background()
+	if _, err := lab.Up(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	env, _ := lab.EnvOf(o)
+	admin, err := dbx.Open(ctx, env.GaussAdminDSN, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin.Exec("ALTER SYSTEM SET wal_level = replica")
+	admin.Close()
+	if err := lab.Restart(ctx, o, "gauss"); err != nil {
+		t.Fatal(err)
+	}
+	m := runDB(t, "lab", env.GaussAdminDSN, "mysql://x:y@127.0.0.1:1/x")
+	if r := m["db.wal_level"]; r.Status != checks.Fail || r.Actual != "replica" || !strings.Contains(r.Remedy, "wal_level=logical") {
+		t.Errorf("wal_level=replica: %+v", r)
+	}
+	if r := m["legacy.reachable"]; r.Status != checks.Fail {
+		t.Errorf("an unreachable legacy database: %+v", r)
+	}
+	admin, _ = dbx.Open(ctx, env.GaussAdminDSN, dbx.Options{})
+	admin.Exec("ALTER SYSTEM RESET wal_level")
+	admin.Close()
+	lab.Restart(ctx, o, "gauss")
+	if r := runDB(t, "lab", env.GaussAdminDSN, env.GaussDSN)["db.wal_level"]; r.Status != checks.Pass {
+		t.Errorf("after the fix: %+v", r)
 	}
 }

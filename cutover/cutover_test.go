@@ -154,6 +154,59 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	if r, err := client.Pay(ctx, platform.PaymentRequest{ReqID: "after-abort", Type: platform.Credit, AgreementID: "ag-seed-3", Amount: 5, Currency: "CNY", Channel: "other"}); err != nil || r.Status != 200 {
 		t.Errorf("the new side must take payments again after the abort: %v %+v", err, r)
 	}
+
+	// Kill the rollback after each step and --resume: it completes with RPO 0, and at
+	// no stop are both sides writable. The CDC comes back first (it was killed above).
+	if _, err := startCDC(ctx, &op{Options: opts}); err != nil {
+		t.Fatal(err)
+	}
+	newURL, legacyURL := "http://"+site.New.Listen+"/readyz", site.Legacy.Ready
+	up := func(url string) bool {
+		r, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	}
+	for k := 1; k <= 10; k++ {
+		killed := opts
+		killed.stopAfter = k
+		if _, err := Rollback(ctx, killed); err != errStopped {
+			t.Fatalf("rollback killed after step %d: %v", k, err)
+		}
+		fenced := !canWrite(t, site)
+		if up(legacyURL) && up(newURL) && !fenced {
+			t.Fatalf("after step %d both sides are up and the new side can still write", k)
+		}
+		if _, err := Rollback(ctx, opts); err == nil || !strings.Contains(err.Error(), "--resume") {
+			t.Fatalf("a killed rollback must refuse to start again without --resume: %v", err)
+		}
+		resumed := opts
+		resumed.Resume = true
+		rep, err := Rollback(ctx, resumed)
+		if err != nil || rep.Verdict != "ok" || !strings.HasPrefix(rep.RPO, "0:") {
+			t.Fatalf("--resume after step %d: %v %+v", k, err, rep)
+		}
+		if side, _ := sw.Current(ctx); side != SideLegacy {
+			t.Fatalf("after the resumed rollback (killed after step %d) the route is %q", k, side)
+		}
+		if _, err := Cutover(ctx, opts); err != nil { // forward again for the next round
+			t.Fatalf("cutover before round %d: %v", k+1, err)
+		}
+	}
+}
+
+// canWrite reports whether the platform's role on the new side may write.
+func canWrite(t *testing.T, site *Site) bool {
+	db, err := dbx.Open(context.Background(), site.New.DB, dbx.Options{})
+	if err != nil {
+		return false
+	}
+	defer db.Close()
+	var ro string
+	db.QueryRow("SHOW default_transaction_read_only").Scan(&ro)
+	return ro == "off"
 }
 
 // ackWorkload remembers the req_ids that got 200.

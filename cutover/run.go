@@ -57,6 +57,9 @@ type step struct {
 	plan string
 	do   func(ctx context.Context, o *op) (string, error)
 	undo func(ctx context.Context, o *op) error
+	// resumed, when set, restores what the step established in an earlier,
+	// interrupted run (--resume skips it).
+	resumed func(o *op)
 }
 
 // op is one run's state.
@@ -118,6 +121,9 @@ func execute(ctx context.Context, kind string, opts Options, steps []step) (Repo
 		if o.Resume && st.Done[s.name] && st.Dirty != s.name {
 			fmt.Fprintf(o.Out, "%2d. %-14s done before (--resume)\n", i+1, s.name)
 			o.rep.Steps = append(o.rep.Steps, StepResult{Name: s.name, Status: "skipped", Detail: "done before"})
+			if s.resumed != nil {
+				s.resumed(o)
+			}
 			done = append(done, s)
 			continue
 		}

@@ -201,15 +201,31 @@ func Rollback(ctx context.Context, opts Options) (Report, error) {
 				o.rep.RPO = fmt.Sprintf("unknown: transactions the new side committed after %s (applied at %s) may be lost", max(cp.SeenLSN, cp.LSN), cp.AppliedAt.Format(time.RFC3339))
 				return "skipped (--force-data-loss): " + o.rep.RPO, nil
 			}
+			if o.fence == "" { // resumed after fence-lsn: the fence holds, so now is as good
+				src, err := openDB(ctx, o.Site.New.CDCSource, "new side")
+				if err != nil {
+					return "", err
+				}
+				l, err := cdc.CurrentLSN(ctx, src)
+				src.Close()
+				if err != nil {
+					return "", err
+				}
+				o.fence, o.rep.FenceLSN = l.String(), l.String()
+			}
 			lsn, err := cdc.ParseLSN(o.fence)
 			if err != nil {
-				return "", fmt.Errorf("no fence position recorded: %w", err)
+				return "", fmt.Errorf("fence position: %w", err)
 			}
 			if err := cdc.WaitApplied(ctx, legacy, o.Site.CDC.Slot, lsn, budget); err != nil {
 				return "", err
 			}
 			o.rep.RPO = "0: every transaction the new side accepted is in the legacy database"
 			return "applied everything before " + o.fence, nil
+		}, resumed: func(o *op) {
+			if !o.ForceDataLoss {
+				o.rep.RPO = "0: every transaction the new side accepted is in the legacy database (established before the interruption)"
+			}
 		}},
 		{name: "verify", plan: "compare the platform's tables on both sides", do: func(ctx context.Context, o *op) (string, error) {
 			if o.ForceDataLoss {

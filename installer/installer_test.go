@@ -159,7 +159,9 @@ func TestPlanTouchesNothing(t *testing.T) {
 // TestKilledMidPhaseResumes stops the install after N actions, as a kill would: the
 // next run refuses as dirty, --resume completes, and the result is a clean install.
 func TestKilledMidPhaseResumes(t *testing.T) {
-	for _, n := range []int{1, 3, 5, 7} {
+	// One install makes 8 changing actions here (role, database, schema, binary, link,
+	// config, unit, start): stopping after each, every phase is interrupted once.
+	for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8} {
 		t.Run(fmt.Sprint("after_", n, "_actions"), func(t *testing.T) {
 			o := fixture(t, fmt.Sprintf("inst_kill%d", n))
 			o.stopAfter = n
