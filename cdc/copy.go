@@ -204,17 +204,33 @@ func columnTypes(ctx context.Context, db *dbx.DB, table string) (map[string]stri
 	return out, rows.Err()
 }
 
-// upsertRows writes rows in one transaction with multi-row upserts of up to 500 rows.
-func upsertRows(ctx context.Context, db *dbx.DB, table string, cols, pk []string, rows [][]any) error {
-	d := db.Dialect
-	q := make([]string, len(cols))
+// upsertStatement builds one multi-row INSERT that updates rows whose key exists, in
+// the dialect's form (ON CONFLICT, or ON DUPLICATE KEY UPDATE on openGauss and MySQL).
+func upsertStatement(d dbx.Dialect, table string, cols, pk []string, rows [][]any) (string, []any) {
+	quoted := make([]string, len(cols))
 	var nonKey []string
 	for i, c := range cols {
-		q[i] = d.QuoteIdent(c)
+		quoted[i] = d.QuoteIdent(c)
 		if !contains(pk, c) {
 			nonKey = append(nonKey, c)
 		}
 	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", d.QuoteIdent(table), strings.Join(quoted, ", "))
+	args := make([]any, 0, len(rows)*len(cols))
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(" + d.Placeholders(len(args)+1, len(r)) + ")")
+		args = append(args, r...)
+	}
+	b.WriteString(" " + d.UpsertClause(pk, nonKey))
+	return b.String(), args
+}
+
+// upsertRows writes rows in one transaction with multi-row upserts of up to 500 rows.
+func upsertRows(ctx context.Context, db *dbx.DB, table string, cols, pk []string, rows [][]any) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -222,18 +238,8 @@ func upsertRows(ctx context.Context, db *dbx.DB, table string, cols, pk []string
 	defer tx.Rollback()
 	for start := 0; start < len(rows); start += 500 {
 		part := rows[start:min(start+500, len(rows))]
-		var b strings.Builder
-		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", d.QuoteIdent(table), strings.Join(q, ", "))
-		args := make([]any, 0, len(part)*len(cols))
-		for i, r := range part {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(" + d.Placeholders(len(args)+1, len(cols)) + ")")
-			args = append(args, r...)
-		}
-		b.WriteString(" " + d.UpsertClause(pk, nonKey))
-		if _, err := tx.ExecContext(ctx, b.String(), args...); err != nil {
+		q, args := upsertStatement(db.Dialect, table, cols, pk, part)
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("write rows %d-%d of the chunk: %w", start+1, start+len(part), err)
 		}
 	}

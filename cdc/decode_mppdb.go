@@ -33,30 +33,10 @@ type mppdbRow struct {
 func (mppdbDecoding) Decode(raw RawChange) (Change, error) {
 	d := strings.TrimSpace(raw.Data)
 	c := Change{LSN: raw.LSN, XID: raw.XID}
+	if ok, err := txnBoundary("mppdb_decoding", d, &c); ok {
+		return c, err
+	}
 	switch {
-	case d == "BEGIN" || strings.HasPrefix(d, "BEGIN "):
-		c.Kind = Begin
-		if x := strings.TrimSpace(strings.TrimPrefix(d, "BEGIN")); x != "" {
-			c.XID = x
-		}
-		return c, nil
-	case strings.HasPrefix(d, "COMMIT"):
-		c.Kind = Commit
-		rest := strings.TrimSpace(strings.TrimPrefix(d, "COMMIT"))
-		if x, tail, _ := strings.Cut(rest, " "); x != "" && x != "CSN" && !strings.HasPrefix(x, "(") {
-			c.XID, rest = x, tail
-		}
-		if ts, ok := between(rest, "(at ", ")"); ok {
-			t, err := parseTimestamp(ts, true)
-			if err != nil {
-				return c, fmt.Errorf("mppdb_decoding COMMIT: %w", err)
-			}
-			c.CommitTime = t
-		}
-		if !strings.Contains(rest, "CSN") {
-			return c, fmt.Errorf("mppdb_decoding: COMMIT without CSN: %q", trim(d))
-		}
-		return c, nil
 	case !strings.HasPrefix(d, "{"):
 		return c, fmt.Errorf("mppdb_decoding: unrecognised line %q", trim(d))
 	}

@@ -23,27 +23,10 @@ func (testDecoding) Options() []string {
 func (testDecoding) Decode(raw RawChange) (Change, error) {
 	d := raw.Data
 	c := Change{LSN: raw.LSN, XID: raw.XID}
+	if ok, err := txnBoundary("test_decoding", d, &c); ok {
+		return c, err
+	}
 	switch {
-	case d == "BEGIN" || strings.HasPrefix(d, "BEGIN "):
-		c.Kind = Begin
-		if x := strings.TrimSpace(strings.TrimPrefix(d, "BEGIN")); x != "" {
-			c.XID = x
-		}
-		return c, nil
-	case d == "COMMIT" || strings.HasPrefix(d, "COMMIT "):
-		c.Kind = Commit
-		rest := strings.TrimSpace(strings.TrimPrefix(d, "COMMIT"))
-		if x, tail, _ := strings.Cut(rest, " "); x != "" && !strings.HasPrefix(x, "(") {
-			c.XID, rest = x, tail
-		}
-		if ts, ok := between(rest, "(at ", ")"); ok {
-			t, err := parseTimestamp(ts, true)
-			if err != nil {
-				return c, fmt.Errorf("test_decoding COMMIT: %w", err)
-			}
-			c.CommitTime = t
-		}
-		return c, nil
 	case !strings.HasPrefix(d, "table "):
 		return c, fmt.Errorf("test_decoding: unrecognised line %q", trim(d))
 	}

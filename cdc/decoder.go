@@ -154,3 +154,35 @@ func scanLiteral(s string, i int, stop byte) (Column, int, error) {
 	}
 	return Column{Text: word}, j, nil
 }
+
+// txnBoundary reads the transaction lines test_decoding and mppdb_decoding share:
+// "BEGIN [xid]" and "COMMIT [xid] [(at <timestamptz>)] [CSN <csn>]". ok is false for
+// any other line.
+func txnBoundary(plugin, d string, c *Change) (ok bool, err error) {
+	switch {
+	case d == "BEGIN" || strings.HasPrefix(d, "BEGIN "):
+		c.Kind = Begin
+		if x := strings.TrimSpace(strings.TrimPrefix(d, "BEGIN")); x != "" {
+			c.XID = x
+		}
+		return true, nil
+	case d == "COMMIT" || strings.HasPrefix(d, "COMMIT "):
+		c.Kind = Commit
+		rest := strings.TrimSpace(strings.TrimPrefix(d, "COMMIT"))
+		if x, tail, _ := strings.Cut(rest, " "); x != "" && x != "CSN" && !strings.HasPrefix(x, "(") {
+			c.XID, rest = x, tail
+		}
+		if ts, found := between(rest, "(at ", ")"); found {
+			t, err := parseTimestamp(ts, true)
+			if err != nil {
+				return true, fmt.Errorf("%s COMMIT: %w", plugin, err)
+			}
+			c.CommitTime = t
+		}
+		if plugin == "mppdb_decoding" && !strings.Contains(rest, "CSN") {
+			return true, fmt.Errorf("mppdb_decoding: COMMIT without CSN: %q", trim(d))
+		}
+		return true, nil
+	}
+	return false, nil
+}

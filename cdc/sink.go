@@ -247,29 +247,9 @@ func (s *Sink) flush(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
 }
 
 func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
-	d := s.db.Dialect
 	t := run.table
-	quoted := make([]string, len(run.names))
-	var nonKey []string
-	for i, n := range run.names {
-		quoted[i] = d.QuoteIdent(n)
-		if !contains(t.pk, n) {
-			nonKey = append(nonKey, n)
-		}
-	}
 	stmt := func(rows [][]any) (string, []any) {
-		var b strings.Builder
-		fmt.Fprintf(&b, "INSERT INTO %s (%s) VALUES ", d.QuoteIdent(t.name), strings.Join(quoted, ", "))
-		args := make([]any, 0, len(rows)*len(quoted))
-		for i, r := range rows {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(" + d.Placeholders(len(args)+1, len(r)) + ")")
-			args = append(args, r...)
-		}
-		b.WriteString(" " + d.UpsertClause(t.pk, nonKey))
-		return b.String(), args
+		return upsertStatement(s.db.Dialect, t.name, run.names, t.pk, rows)
 	}
 	if len(run.rows) == 1 {
 		q, args := stmt(run.rows)

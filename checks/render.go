@@ -5,10 +5,10 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/xckit/xckit/internal/atomicfile"
 )
 
 // WriteText writes the report as a table; colour only when colour is true (a TTY).
@@ -120,24 +120,7 @@ func WriteJUnit(w io.Writer, r Report) error {
 	return err
 }
 
-// WriteFileAtomic writes a report file through a fsynced temporary file and a rename.
+// WriteFileAtomic writes a report file so that it is never seen half-written.
 func WriteFileAtomic(path string, write func(io.Writer) error) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := write(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return atomicfile.WriteFunc(path, 0o644, write)
 }

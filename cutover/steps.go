@@ -44,6 +44,20 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 	return fmt.Sprintf("role %s read-only, %d sessions ended", app.User, n), nil
 }
 
+// sides opens the CDC's source (the new side) and the legacy database.
+func sides(ctx context.Context, o *op) (*dbx.DB, *dbx.DB, error) {
+	src, err := openDB(ctx, o.Site.New.CDCSource, "new side (CDC source)")
+	if err != nil {
+		return nil, nil, err
+	}
+	legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
+	if err != nil {
+		src.Close()
+		return nil, nil, err
+	}
+	return src, legacy, nil
+}
+
 func cdcPid(o *op) string { return filepath.Join(o.Site.New.Prefix, "run", "cdc.pid") }
 
 // startCDC runs `xckit cdc run` in the background, detached, with a pid file.
@@ -231,15 +245,11 @@ func Rollback(ctx context.Context, opts Options) (Report, error) {
 			if o.ForceDataLoss {
 				return "skipped (--force-data-loss)", nil
 			}
-			src, err := openDB(ctx, o.Site.New.CDCSource, "new side")
+			src, legacy, err := sides(ctx, o)
 			if err != nil {
 				return "", err
 			}
 			defer src.Close()
-			legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
-			if err != nil {
-				return "", err
-			}
 			defer legacy.Close()
 			rep, err := cdc.Verify(ctx, cdc.VerifyOptions{Source: src, Target: legacy, Tables: o.Site.CDC.Tables, Parallel: 2})
 			if err != nil {
@@ -343,15 +353,11 @@ func Cutover(ctx context.Context, opts Options) (Report, error) {
 			return fmt.Sprintf("copied %d rows, removed %d rows only the new side had, verified equal", cr.Rows, removed), nil
 		}},
 		{name: "cdc-init", plan: "create the CDC slot on openGauss before its first write (a previous slot is replaced)", do: func(ctx context.Context, o *op) (string, error) {
-			src, err := openDB(ctx, o.Site.New.CDCSource, "new side (CDC source)")
+			src, legacy, err := sides(ctx, o)
 			if err != nil {
 				return "", err
 			}
 			defer src.Close()
-			legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
-			if err != nil {
-				return "", err
-			}
 			defer legacy.Close()
 			stopCDC(ctx, o)
 			if err := cdc.Drop(ctx, src, legacy, o.Site.CDC.Slot); err != nil {

@@ -4,30 +4,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/xckit/xckit/internal/atomicfile"
 )
 
 func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	os.Chmod(tmp, mode)
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, mode)
 }
 
 func copyFile(src, dst string, mode os.FileMode) error {

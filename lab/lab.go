@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/xckit/xckit/internal/atomicfile"
 )
 
 // Default ports of the lab's parts (loopback only).
@@ -109,26 +111,9 @@ func loadState(dir string) (State, bool, error) {
 	return s, true, nil
 }
 
-// writeFileAtomic writes data to file through a fsynced temporary file and a rename,
-// so that the file is never seen half-written.
+// writeFileAtomic writes a lab file so that it is never seen half-written.
 func writeFileAtomic(file string, data []byte, mode os.FileMode) error {
-	tmp := file + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, file)
+	return atomicfile.Write(file, data, mode)
 }
 
 func saveState(s State) error {
