@@ -36,7 +36,7 @@ test: setup build vet ## every test (-race), lab integration tests included; the
 	rm -f $(TESTLAB_DIR).lock; \
 	exit $$status
 
-demo: setup build ## the main job on the lab: lab up, check, install, cutover, load, rollback under load (RTO/RPO)
+demo: setup build ## the main job on the lab: check, install, acceptance, cutover, load, rollback under load (RTO/RPO)
 	$(XCKIT) lab up --dir $(LAB_DIR)
 	$(XCKIT) lab status --dir $(LAB_DIR)
 	@echo
@@ -48,11 +48,12 @@ demo: setup build ## the main job on the lab: lab up, check, install, cutover, l
 	  "{\"req_id\":\"demo-$$(date +%s%N)\",\"type\":\"debit\",\"agreement_id\":\"ag-seed-1\",\"amount\":1250,\"currency\":\"CNY\",\"channel\":\"tenpay\"}" 2>&1
 	@echo
 	@echo
-	@echo "demo: the story: install payd onto gauss, cut over, take payments, roll back in one command under load:"
+	@echo "demo: the story: install payd onto gauss, accept it, cut over, take payments, roll back in one command under load:"
 	LAB_DIR=$(LAB_DIR) scripts/demo-story.sh
 	@echo
 	@echo "demo: done. The lab stays up with the legacy system live (gauss = openGauss stand-in, legacy = MariaDB + payd,"
-	@echo "demo: lb = nginx as the F5); reports under $(LAB_DIR)/new/state. scripts/demo-cdc.sh shows CDC step by step. make lab-down stops it."
+	@echo "demo: lb = nginx as the F5). Acceptance report: $(LAB_DIR)/acceptance/report.html; cutover and rollback"
+	@echo "demo: reports: $(LAB_DIR)/new/state. scripts/demo-cdc.sh shows CDC step by step. make lab-down stops it."
 
 bench-payd: setup build ## payd debit vs pgbench on the same SQL, fixed 500 TPS, capacity (about 6 min)
 	scripts/bench-payd.sh

@@ -40,3 +40,6 @@ func fingerprint(_ context.Context, root string) Fingerprint {
 	}
 	return f
 }
+
+// HostFingerprint identifies the host under root, for reports.
+func HostFingerprint(ctx context.Context, root string) Fingerprint { return fingerprint(ctx, root) }

@@ -72,6 +72,11 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	}
 	var out bytes.Buffer
 	opts := Options{Site: site, Profile: prof, XckitBin: xckit, Out: &out}
+	// Without an acceptance report the cutover gate refuses, and nothing changes.
+	if _, err := Cutover(ctx, opts); err == nil || !strings.Contains(err.Error(), "no acceptance report") {
+		t.Fatalf("cutover without acceptance: %v", err)
+	}
+	opts.SkipAcceptance = true
 	if rep, err := Cutover(ctx, opts); err != nil || rep.Verdict != "ok" {
 		t.Fatalf("cutover: %v\n%s", err, out.String())
 	}

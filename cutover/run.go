@@ -27,9 +27,15 @@ type Options struct {
 	Resume        bool
 	ForceDataLoss bool   // rollback: the new database is gone; skip the fence and report the window
 	XckitBin      string // the xckit that runs `cdc run` (default: this executable)
-	Out           io.Writer
-	Log           *slog.Logger
-	stopAfter     int // test hook: stop as if killed after this many steps
+	// Acceptance is the directory of a `bench acceptance` run the cutover gate requires
+	// (passed, against the new system, at most AcceptanceMaxAge old); SkipAcceptance
+	// waives the gate, on the operator's word.
+	Acceptance       string
+	AcceptanceMaxAge time.Duration
+	SkipAcceptance   bool
+	Out              io.Writer
+	Log              *slog.Logger
+	stopAfter        int // test hook: stop as if killed after this many steps
 }
 
 // StepResult is one step of a report.

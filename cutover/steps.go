@@ -14,6 +14,7 @@ import (
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/installer"
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/report"
 )
 
 // fenceSQL makes the platform's role read-only (and undoes it), on openGauss and
@@ -42,6 +43,31 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("role %s read-only, %d sessions ended", app.User, n), nil
+}
+
+// acceptanceGate checks the acceptance evidence the cutover stands on.
+func acceptanceGate(o *op) (string, error) {
+	if o.SkipAcceptance {
+		return "acceptance gate waived (--skip-acceptance)", nil
+	}
+	if o.Acceptance == "" {
+		return "", fmt.Errorf("no acceptance report: run xckit bench acceptance against the new system and pass --acceptance DIR (or waive the gate with --skip-acceptance)")
+	}
+	r, _, err := report.Load(o.Acceptance)
+	if err != nil {
+		return "", fmt.Errorf("acceptance report: %w", err)
+	}
+	maxAge := o.AcceptanceMaxAge
+	if maxAge <= 0 {
+		maxAge = 7 * 24 * time.Hour
+	}
+	switch {
+	case !r.Pass:
+		return "", fmt.Errorf("the acceptance report in %s failed: the new system has not met the profile", o.Acceptance)
+	case time.Since(r.Finished) > maxAge:
+		return "", fmt.Errorf("the acceptance report in %s is from %s, older than %s: run it again", o.Acceptance, r.Finished.Format(time.RFC3339), maxAge)
+	}
+	return fmt.Sprintf("acceptance passed %s ago (profile %s)", time.Since(r.Finished).Round(time.Minute), r.Profile), nil
 }
 
 // sides opens the CDC's source (the new side) and the legacy database.
@@ -293,7 +319,11 @@ func Rollback(ctx context.Context, opts Options) (Report, error) {
 // switches forward again, bringing the legacy side's new writes over first.
 func Cutover(ctx context.Context, opts Options) (Report, error) {
 	steps := []step{
-		{name: "gates", plan: "legacy application ready, new database reachable", do: func(ctx context.Context, o *op) (string, error) {
+		{name: "gates", plan: "a passed, fresh acceptance report; legacy application ready; new database reachable", do: func(ctx context.Context, o *op) (string, error) {
+			acc, err := acceptanceGate(o)
+			if err != nil {
+				return "", err
+			}
 			if err := waitReady(ctx, o.Site.Legacy.Ready, 5*time.Second); err != nil {
 				return "", fmt.Errorf("legacy application: %w", err)
 			}
@@ -302,7 +332,7 @@ func Cutover(ctx context.Context, opts Options) (Report, error) {
 				return "", err
 			}
 			db.Close()
-			return "legacy ready, new side reachable", nil
+			return acc + "; legacy ready, new side reachable", nil
 		}},
 		{name: "drain", plan: "route the balancer to nothing (503)",
 			do:   func(ctx context.Context, o *op) (string, error) { return "balancer drained", o.sw.Drain(ctx) },

@@ -140,3 +140,42 @@ func (p *Percent) UnmarshalYAML(n *yaml.Node) error {
 func (p Percent) String() string               { return strconv.FormatFloat(float64(p), 'f', -1, 64) + "%" }
 func (p Percent) MarshalYAML() (any, error)    { return p.String(), nil }
 func (p Percent) MarshalJSON() ([]byte, error) { return json.Marshal(float64(p)) }
+
+// UnmarshalJSON reads what MarshalJSON wrote ("45ms"), so results round-trip.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	if s == "" || s == "0" {
+		*d = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// UnmarshalJSON reads bytes as a number.
+func (b *ByteSize) UnmarshalJSON(data []byte) error {
+	var v int64
+	err := json.Unmarshal(data, &v)
+	*b = ByteSize(v)
+	return err
+}
+
+// UnmarshalJSON reads a rate as a number.
+func (r *Rate) UnmarshalJSON(data []byte) error {
+	var v float64
+	err := json.Unmarshal(data, &v)
+	*r = Rate(v)
+	return err
+}
+
+// UnmarshalJSON reads a percentage as a number.
+func (p *Percent) UnmarshalJSON(data []byte) error {
+	var v float64
+	err := json.Unmarshal(data, &v)
+	*p = Percent(v)
+	return err
+}

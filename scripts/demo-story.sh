@@ -2,7 +2,8 @@
 # The story of `make demo`, on the running lab: install payd onto gauss (the new
 # system), cut over to it (legacy data copied, CDC slot before the first write), take
 # payments through the balancer, roll back in one command under 500 payments/s, and
-# print RTO and RPO. Every step is a real xckit command.
+# print RTO and RPO. Every step is a real xckit command; the acceptance evidence is in
+# $LAB_DIR/acceptance/report.html.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 X=bin/xckit
@@ -25,8 +26,11 @@ step "xckit install --plan, then xckit install: payd onto gauss, the new system"
 $X install "${INSTALL[@]}" --plan
 $X install "${INSTALL[@]}"
 
-step "xckit cutover --site $SITE --yes"
-$X cutover --site "$SITE" --yes
+step "xckit bench acceptance: the lab profile's cases (debit and credit at 500 TPS) against the new payd"
+$X bench acceptance --profile lab --target http://127.0.0.1:28080 --scale 0.2 --out "$LAB_DIR/acceptance" --log-level warn
+
+step "xckit cutover --site $SITE --acceptance $LAB_DIR/acceptance --yes"
+$X cutover --site "$SITE" --acceptance "$LAB_DIR/acceptance" --yes
 
 step "payments through the balancer to the new system: 500 TPS for 10 s"
 $X bench run --target "$XCKIT_LB_URL" --scenario payment.mixed --rate 500 --duration 10s --warmup 2s --log-level warn

@@ -68,14 +68,17 @@ func cutoverCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "cutover",
 		Usage: "switch traffic to the new system (and, after a rollback, forward again)",
-		UsageText: "xckit cutover --site site.yaml (--plan | --yes) [--resume]\n\n" +
+		UsageText: "xckit cutover --site site.yaml --acceptance DIR (--plan | --yes) [--resume]\n\n" +
 			"Steps: gates, drain, stop-legacy, unfence-new, copy, cdc-init, start-cdc, start-new, route-new, smoke.\n\nExample:\n   xckit cutover --site .xckit-lab/site.yaml --plan",
-		Flags: switchFlags(),
+		Flags: append(switchFlags(),
+			&cli.StringFlag{Name: "acceptance", Usage: "`DIR` of a passed xckit bench acceptance run against the new system (the gate)"},
+			&cli.BoolFlag{Name: "skip-acceptance", Usage: "waive the acceptance gate (say why in the change record)"}),
 		Action: func(c *cli.Context) error {
 			o, err := switchOptions(c)
 			if err != nil {
 				return err
 			}
+			o.Acceptance, o.SkipAcceptance = c.String("acceptance"), c.Bool("skip-acceptance")
 			rep, err := cutover.Cutover(c.Context, o)
 			return finishSwitch(c, o, rep, err)
 		},

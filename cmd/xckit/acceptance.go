@@ -1,0 +1,138 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xckit/xckit/bench"
+	"github.com/xckit/xckit/checks"
+	"github.com/xckit/xckit/internal/buildinfo"
+	"github.com/xckit/xckit/platform"
+	"github.com/xckit/xckit/profiles"
+	"github.com/xckit/xckit/report"
+)
+
+func acceptanceCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "acceptance",
+		Usage: "run every acceptance case of the profile in order, judge each, and write the evidence",
+		UsageText: "xckit bench acceptance --profile P --target URL [--out DIR] [--scale F]\n\n" +
+			"Evidence in DIR: results.json, junit.xml, report.html (offline), SHA256SUMS. Exit 1 when a case fails.\n\nExample:\n" +
+			"   xckit bench acceptance --profile kunpeng920-kylinv10 --target http://10.0.0.21:8080 --out /var/lib/xckit/acceptance",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "target", Usage: "payd base `URL`", EnvVars: []string{"XCKIT_LB_URL"}},
+			&cli.StringFlag{Name: "out", Usage: "evidence `DIR` (default acceptance-<time>)"},
+			&cli.Float64Flag{Name: "scale", Value: 1, Usage: "multiply each case's duration and warm-up (0.1 for a quick rehearsal; certification runs use 1)"},
+			&cli.IntFlag{Name: "accounts", Value: 1000, Usage: "seeded accounts 1..N"},
+			&cli.StringFlag{Name: "channels", Value: "tenpay,alipay,other", Usage: "payd's channels, in its configured order"},
+			&cli.StringFlag{Name: "merchant", EnvVars: []string{"XCKIT_MERCHANT_ID"}, Usage: "merchant id"},
+			&cli.StringFlag{Name: "key", EnvVars: []string{"XCKIT_MERCHANT_KEY"}, Usage: "merchant key (prefer the environment)"},
+		},
+		Action: benchAcceptance,
+	}
+}
+
+func benchAcceptance(c *cli.Context) error {
+	p, err := profiles.Load(c.String("profile"))
+	if err != nil {
+		return profileError(err)
+	}
+	switch {
+	case c.String("target") == "":
+		return usage("--target: give payd's base URL (or set XCKIT_LB_URL)")
+	case c.String("merchant") == "" || c.String("key") == "":
+		return usage("--merchant and --key (or XCKIT_MERCHANT_ID and XCKIT_MERCHANT_KEY) are needed to sign requests")
+	case len(p.Acceptance.Cases) == 0:
+		return usage("profile %s has no acceptance cases", p.Name)
+	case c.Float64("scale") <= 0:
+		return usage("--scale must be positive")
+	}
+	for _, cs := range p.Acceptance.Cases {
+		if _, ok := scenarioDebitPct[cs.Scenario]; !ok {
+			return usage("case %s: scenario %s is not runnable by this xckit (payment.debit, payment.credit, payment.mixed)", cs.Name, cs.Scenario)
+		}
+	}
+	out := c.String("out")
+	if out == "" {
+		out = "acceptance-" + time.Now().UTC().Format("20060102T150405Z")
+	}
+	target := strings.TrimRight(c.String("target"), "/")
+	client := &platform.Client{BaseURL: target, Merchant: c.String("merchant"), Key: c.String("key"),
+		HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	res := report.Results{Schema: report.Schema, Kind: "acceptance", Started: time.Now().UTC(), Command: strings.Join(os.Args, " "),
+		Profile: p.Name, Target: target, Host: checks.HostFingerprint(c.Context, "/"), XckitVer: buildinfo.Version, Pass: true}
+	if resp, err := http.Get(target + "/readyz"); err == nil {
+		json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&res.System)
+		resp.Body.Close()
+	}
+	scale := c.Float64("scale")
+	for _, cs := range p.Acceptance.Cases {
+		w := &bench.PaymentWorkload{Client: client, Accounts: c.Int("accounts"), Channels: strings.Split(c.String("channels"), ","),
+			DebitPct: scenarioDebitPct[cs.Scenario], RunID: bench.RunID("acc-" + cs.Name)}
+		fmt.Fprintf(c.App.ErrWriter, "case %s: %s at %s TPS for %s (+%s warm-up)\n", cs.Name, cs.Scenario, cs.TPS,
+			time.Duration(float64(cs.Duration.D())*scale).Round(time.Second), time.Duration(float64(cs.Warmup.D())*scale).Round(time.Second))
+		s, err := bench.Run(c.Context, w, bench.Options{Rate: float64(cs.TPS), Duration: time.Duration(float64(cs.Duration.D()) * scale),
+			Warmup: time.Duration(float64(cs.Warmup.D()) * scale)})
+		if err != nil {
+			return &exitError{code: exitUsage, err: fmt.Errorf("case %s: %w", cs.Name, err)}
+		}
+		v := bench.Judge(cs, s)
+		res.Pass = res.Pass && v.Pass
+		res.Cases = append(res.Cases, report.Case{Case: cs, Summary: s, Verdict: v})
+	}
+	res.Finished = time.Now().UTC()
+	if err := report.Write(out, res); err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("evidence: %w", err)}
+	}
+	if err := emit(c, res, func(w io.Writer) error {
+		var rows [][]any
+		for _, cs := range res.Cases {
+			verdict := "PASS"
+			if !cs.Verdict.Pass {
+				verdict = "FAIL: " + strings.Join(cs.Verdict.Reasons, "; ")
+			}
+			rows = append(rows, []any{cs.Case.Name, cs.Case.TPS.String(), f2(cs.Summary.Achieved), fmt.Sprintf("%.3f", cs.Summary.Success),
+				f2(cs.Summary.Platform.Avg), f2(cs.Summary.Platform.P99), verdict})
+		}
+		if err := table(w, []any{"CASE", "TARGET TPS", "ACHIEVED", "SUCCESS %", "PLATFORM AVG MS", "PLATFORM P99 MS", "VERDICT"}, rows); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "evidence: %s/report.html (results.json, junit.xml, SHA256SUMS)\n", out)
+		return err
+	}); err != nil {
+		return err
+	}
+	if !res.Pass {
+		return failed("acceptance failed against profile %s", p.Name)
+	}
+	return nil
+}
+
+func reportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "report",
+		Usage:     "re-render an acceptance run's junit.xml, report.html and SHA256SUMS from its results.json",
+		UsageText: "xckit report DIR|results.json\n\nExample:\n   xckit report acceptance-20261122T031500Z",
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usage("report needs a results DIR or results.json")
+			}
+			r, dir, err := report.Load(c.Args().First())
+			if err != nil {
+				return usage("%v", err)
+			}
+			if err := report.Render(dir, r); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			fmt.Fprintf(c.App.Writer, "%s/report.html\n", dir)
+			return nil
+		},
+	}
+}

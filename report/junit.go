@@ -1,0 +1,52 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"strings"
+)
+
+type suites struct {
+	XMLName xml.Name `xml:"testsuites"`
+	Suite   suite    `xml:"testsuite"`
+}
+
+type suite struct {
+	Name     string     `xml:"name,attr"`
+	Tests    int        `xml:"tests,attr"`
+	Failures int        `xml:"failures,attr"`
+	Cases    []testcase `xml:"testcase"`
+}
+
+type testcase struct {
+	Name    string   `xml:"name,attr"`
+	Class   string   `xml:"classname,attr"`
+	Time    string   `xml:"time,attr"`
+	Failure *failure `xml:"failure,omitempty"`
+	Out     string   `xml:"system-out,omitempty"`
+}
+
+type failure struct {
+	Message string `xml:"message,attr"`
+	Text    string `xml:",chardata"`
+}
+
+// JUnit renders one test case per acceptance case.
+func JUnit(r Results) []byte {
+	s := suite{Name: "xckit acceptance (" + r.Profile + ")", Tests: len(r.Cases)}
+	for _, c := range r.Cases {
+		tc := testcase{Name: c.Case.Name + " (" + c.Case.Scenario + ")", Class: "xckit.acceptance"}
+		if c.Summary != nil {
+			tc.Time = fmt.Sprintf("%.1f", c.Summary.Duration)
+			tc.Out = fmt.Sprintf("achieved %.1f TPS, success %.3f%%, platform avg %.2f ms p99 %.2f ms, latency avg %.2f ms p99 %.2f ms",
+				c.Summary.Achieved, c.Summary.Success, c.Summary.Platform.Avg, c.Summary.Platform.P99, c.Summary.Latency.Avg, c.Summary.Latency.P99)
+		}
+		if !c.Verdict.Pass {
+			s.Failures++
+			tc.Failure = &failure{Message: strings.Join(c.Verdict.Reasons, "; "), Text: strings.Join(c.Verdict.Reasons, "\n")}
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	b, _ := xml.MarshalIndent(suites{Suite: s}, "", "  ")
+	return append([]byte(xml.Header), append(b, '\n')...)
+}
