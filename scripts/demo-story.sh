@@ -27,6 +27,7 @@ $X install "${INSTALL[@]}" --plan
 $X install "${INSTALL[@]}"
 
 step "xckit bench acceptance: the lab profile's cases (debit and credit at 500 TPS) against the new payd"
+$X bench prepare --db "$XCKIT_GAUSS_DSN" --accounts 1000
 $X bench acceptance --profile lab --target http://127.0.0.1:28080 --scale 0.2 --out "$LAB_DIR/acceptance" --log-level warn
 
 step "xckit cutover --site $SITE --acceptance $LAB_DIR/acceptance --yes"

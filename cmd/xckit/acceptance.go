@@ -104,6 +104,11 @@ func benchAcceptance(c *cli.Context) error {
 		if err := table(w, []any{"CASE", "TARGET TPS", "ACHIEVED", "SUCCESS %", "PLATFORM AVG MS", "PLATFORM P99 MS", "VERDICT"}, rows); err != nil {
 			return err
 		}
+		for _, cs := range res.Cases {
+			for class, n := range cs.Summary.Errors {
+				fmt.Fprintf(w, "%s: error %s: %d\n", cs.Case.Name, class, n)
+			}
+		}
 		_, err := fmt.Fprintf(w, "evidence: %s/report.html (results.json, junit.xml, SHA256SUMS)\n", out)
 		return err
 	}); err != nil {
@@ -132,6 +137,39 @@ func reportCommand() *cli.Command {
 				return &exitError{code: exitUsage, err: err}
 			}
 			fmt.Fprintf(c.App.Writer, "%s/report.html\n", dir)
+			return nil
+		},
+	}
+}
+
+func prepareCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "prepare",
+		Usage:     "create the accounts and agreements a run needs on the platform's database (idempotent bulk load)",
+		UsageText: "xckit bench prepare --db DSN [--accounts N] [--balance FEN] [--merchant ID]\n\nExample:\n   xckit bench prepare --db opengauss://pay:pw@10.0.0.5:5432/payd --accounts 10000",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "db", Usage: "the platform's `DSN`", EnvVars: []string{"XCKIT_DB"}},
+			&cli.IntFlag{Name: "accounts", Value: 1000, Usage: "accounts 1..N"},
+			&cli.Int64Flag{Name: "balance", Value: 100_000_000, Usage: "balance of each account in fen"},
+			&cli.StringFlag{Name: "merchant", EnvVars: []string{"XCKIT_MERCHANT_ID"}, Usage: "merchant of the agreements"},
+			&cli.StringFlag{Name: "channels", Value: "tenpay,alipay,other", Usage: "payd's channels, in its configured order"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.String("db") == "" || c.String("merchant") == "" {
+				return usage("--db and --merchant (or XCKIT_MERCHANT_ID) are needed")
+			}
+			db, err := openDSN(c, "db")
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			start := time.Now()
+			n, err := platform.Seed(c.Context, db, platform.SeedOptions{Accounts: c.Int("accounts"), Balance: c.Int64("balance"),
+				Merchant: c.String("merchant"), Channels: strings.Split(c.String("channels"), ",")})
+			if err != nil {
+				return failed("prepare: %w", err)
+			}
+			fmt.Fprintf(c.App.Writer, "prepared %d accounts (%d new) with agreements ag-seed-N in %s\n", c.Int("accounts"), n, time.Since(start).Round(time.Millisecond))
 			return nil
 		},
 	}
