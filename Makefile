@@ -62,7 +62,7 @@ bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag
 	scripts/bench-cdc.sh
 	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) $(GO) test -count=1 -run '^$$' -bench CDCLag -benchtime 1x ./cdc
 
-dist: setup ## cross-compile xckit and payd for linux/amd64 and arm64 into offline bundles (dist/)
+dist: setup ## cross-compile xckit and payd for linux/amd64 and arm64: offline bundles, RPMs and DEBs (dist/)
 	VERSION=$(VERSION) COMMIT=$(COMMIT) DATE=$(DATE) scripts/dist.sh
 
 lab-up: build ## start the local lab (.xckit-lab)
