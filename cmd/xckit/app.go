@@ -130,7 +130,7 @@ func outputFormat(c *cli.Context) (string, error) {
 	case "text", "json":
 		return o, nil
 	case "junit":
-		if c.Command != nil && c.Command.Name == "check" {
+		if c.Command != nil && (c.Command.Name == "check" || c.Command.Name == "merge") {
 			return o, nil
 		}
 		return "", usage("--output junit is for xckit check; use text or json here")

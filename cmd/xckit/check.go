@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -35,6 +36,44 @@ func checkCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "also write the report (in -o's format) to `FILE`, atomically"},
 		},
 		Action: runCheck,
+		Subcommands: []*cli.Command{{
+			Name:      "merge",
+			Usage:     "merge hosts' JSON reports into one fleet report (table, JSON or JUnit)",
+			UsageText: "xckit check merge REPORT.json... [-o text|json|junit] [--out FILE]\n\nExample:\n   xckit check merge results/*/check.json -o junit --out fleet.xml",
+			Flags:     []cli.Flag{&cli.StringFlag{Name: "out", Usage: "also write the fleet report to `FILE`"}},
+			Action: func(c *cli.Context) error {
+				if c.NArg() == 0 {
+					return usage("check merge needs the hosts' JSON reports")
+				}
+				f, err := checks.LoadFleet(c.Args().Slice())
+				if err != nil {
+					return usage("%v", err)
+				}
+				write := func(w io.Writer) error {
+					switch c.String("output") {
+					case "json":
+						enc := json.NewEncoder(w)
+						enc.SetIndent("", "  ")
+						return enc.Encode(f)
+					case "junit":
+						return checks.WriteFleetJUnit(w, f)
+					}
+					return checks.WriteFleetText(w, f)
+				}
+				if out := c.String("out"); out != "" {
+					if err := checks.WriteFileAtomic(out, write); err != nil {
+						return &exitError{code: exitUsage, err: err}
+					}
+				}
+				if err := write(c.App.Writer); err != nil {
+					return err
+				}
+				if len(f.Failed) > 0 {
+					return failed("%d checks failed across %d hosts", len(f.Failed), len(f.Hosts))
+				}
+				return nil
+			},
+		}},
 	}
 }
 
