@@ -20,7 +20,7 @@ import (
 // host is one test host: a network namespace with a veth link and its own sshd.
 type host struct {
 	name, ns, ip, gw string
-	sshd            *exec.Cmd
+	sshd             *exec.Cmd
 }
 
 func run(t *testing.T, name string, args ...string) {
@@ -153,7 +153,9 @@ func TestPlaybooksOverSSH(t *testing.T) {
 			}
 		}
 		cmd := exec.Command("ansible-playbook", "-i", invFile, "-e", extra, name)
-		cmd.Env = append(os.Environ(), "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0")
+		// No ssh connection sharing: nothing outlives the playbook.
+		cmd.Env = append(os.Environ(), "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0",
+			"ANSIBLE_SSH_ARGS=-o ControlMaster=no -o ControlPersist=no")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("ansible-playbook %s: %v\n%s", name, err, out)

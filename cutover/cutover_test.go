@@ -47,10 +47,10 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	os.Chmod(dir, 0o755)
 	o := lab.Options{Dir: dir, GaussPort: 19432, LegacyPort: 19306, LBPort: 19000, PaydBin: payd, XckitBin: xckit}
 	t.Cleanup(func() {
-		installer.Uninstall(context.Background(), installer.Options{Prefix: filepath.Join(dir, "new")}, false)
-		if pid := livePid(filepath.Join(dir, "new", "run", "cdc.pid")); pid != 0 {
+		if pid := livePid(filepath.Join(dir, "new", "run", "cdc.pid")); pid != 0 { // before uninstall removes its pid file
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
+		installer.Uninstall(context.Background(), installer.Options{Prefix: filepath.Join(dir, "new")}, false)
 		lab.Down(context.Background(), o, true)
 		os.RemoveAll(dir)
 	})

@@ -98,12 +98,13 @@ func startCDC(ctx context.Context, o *op) (string, error) {
 		return "", err
 	}
 	defer logf.Close()
-	args := []string{"cdc", "run", "--source", o.Site.New.CDCSource, "--target", o.Site.Legacy.DB, "--slot", o.Site.CDC.Slot,
-		"--pid-file", cdcPid(o), "--log-level", "warn"}
+	// The DSNs travel in the environment: a command line is visible to every user (ps).
+	args := []string{"cdc", "run", "--slot", o.Site.CDC.Slot, "--pid-file", cdcPid(o), "--log-level", "warn"}
 	if len(o.Site.CDC.Tables) > 0 {
 		args = append(args, "--tables", strings.Join(o.Site.CDC.Tables, ","))
 	}
 	cmd := exec.Command(o.XckitBin, args...)
+	cmd.Env = append(os.Environ(), "XCKIT_CDC_SOURCE="+o.Site.New.CDCSource, "XCKIT_CDC_TARGET="+o.Site.Legacy.DB)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
