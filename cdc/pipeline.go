@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/xckit/xckit/internal/dbx"
 )
 
 // Pipeline moves changes from a reader to a sink. Order per batch: peek, apply data
@@ -182,7 +184,7 @@ func (p *Pipeline) retry(ctx context.Context, what string, f func(context.Contex
 			return err
 		}
 		p.Stats.Retries.Add(1)
-		p.Log.Warn("cdc: waiting for the database", "step", what, "retry_in", wait, "err", err)
+		p.Log.Warn("cdc: waiting for the database", "step", what, "retry_in", wait, "err", dbx.Redact(err.Error()))
 		select {
 		case <-ctx.Done():
 			return err

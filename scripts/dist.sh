@@ -19,7 +19,7 @@ for arch in amd64 arm64; do
   cp docs/*.md "$root/docs/"
   cp scripts/signed-curl.sh "$root/scripts/"
   cp packaging/install.sh "$root/install.sh"
-  go run ./packaging/cmd/unit /opt/xckit payd > "$root/payd.service"
+  go run ./cmd/xckit install unit --prefix /opt/xckit --user payd > "$root/payd.service"
   printf 'version=%s\narch=%s\ncommit=%s\nbuild_date=%s\n' "$VERSION" "$arch" "$COMMIT" "$DATE" > "$root/BUNDLE"
   (cd "$root" && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | sort | xargs sha256sum > SHA256SUMS)
   tar -C dist -czf "dist/$name.tar.gz" "$name"

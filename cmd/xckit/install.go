@@ -87,6 +87,17 @@ func installCommand() *cli.Command {
 		},
 		Subcommands: []*cli.Command{
 			{
+				Name:      "unit",
+				Usage:     "print the hardened systemd unit install writes (the packages ship it as a reference)",
+				UsageText: "xckit install unit [--prefix DIR] [--user NAME]\n\nExample:\n   xckit install unit --prefix /opt/xckit --user payd > payd.service",
+				Flags: []cli.Flag{&cli.StringFlag{Name: "prefix", Value: "/opt/xckit", Usage: "install `DIR`"},
+					&cli.StringFlag{Name: "user", Value: "payd", Usage: "the service user"}},
+				Action: func(c *cli.Context) error {
+					_, err := io.WriteString(c.App.Writer, installer.RenderUnit(c.String("prefix"), c.String("user")))
+					return err
+				},
+			},
+			{
 				Name:      "phase",
 				Usage:     "run one phase alone",
 				UsageText: "xckit install phase NAME [install flags] [--plan]\n\nExample:\n   xckit install phase db-bootstrap --db $DB --admin-db $ADMIN --plan",
