@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/xckit/xckit/cutover"
+	"github.com/xckit/xckit/internal/atomicfile"
 	"github.com/xckit/xckit/profiles"
 )
 
@@ -50,9 +52,11 @@ func finishSwitch(c *cli.Context, o cutover.Options, rep cutover.Report, err err
 		}
 		os.MkdirAll(filepath.Dir(file), 0o755)
 		b, _ := json.MarshalIndent(rep, "", "  ")
-		if werr := os.WriteFile(file+".tmp", append(b, '\n'), 0o644); werr == nil {
-			os.Rename(file+".tmp", file)
-			fmt.Fprintf(c.App.ErrWriter, "report: %s\n", file)
+		if werr := atomicfile.Write(file, append(b, '\n'), 0o644); werr == nil {
+			html := strings.TrimSuffix(file, ".json") + ".html"
+			if page, herr := rep.HTML(); herr == nil && atomicfile.Write(html, page, 0o644) == nil {
+				fmt.Fprintf(c.App.ErrWriter, "report: %s (%s)\n", file, html)
+			}
 		}
 	}
 	if c.String("output") == "json" {
