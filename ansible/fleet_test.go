@@ -131,9 +131,11 @@ func TestPlaybooksOverSSH(t *testing.T) {
 		}
 		// The lab's databases, as this host sees them.
 		forward(t, h.gw+":15432", "127.0.0.1:15432")
-		fmt.Fprintf(&inv, "%s ansible_host=%s xckit_remote_dir=%s/%s/kit xckit_prefix=%s/%s/opt payd_listen=%s:18090 xckit_db=%s xckit_admin_db=%s\n",
-			h.name, h.ip, tmp, h.name, tmp, h.name, h.ip, dsnVia(gauss, h.gw), dsnVia(gaussAdmin, h.gw))
+		forward(t, h.gw+":18081", strings.TrimPrefix(env.LegacyURL, "http://")) // the lab's legacy payd
+		fmt.Fprintf(&inv, "%s ansible_host=%s xckit_remote_dir=%s/%s/kit xckit_prefix=%s/%s/opt payd_listen=%s:18090 xckit_db=%s xckit_admin_db=%s xckit_target=http://%s:18081\n",
+			h.name, h.ip, tmp, h.name, tmp, h.name, h.ip, dsnVia(gauss, h.gw), dsnVia(gaussAdmin, h.gw), h.gw)
 	}
+	inv.WriteString("\n[bench]\nh1\nh2\nh3\n")
 	fmt.Fprintf(&inv, "\n[all:vars]\nansible_user=root\nansible_ssh_private_key_file=%s\nansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'\nansible_python_interpreter=/usr/bin/python3\n", filepath.Join(tmp, "id"))
 	invFile := filepath.Join(tmp, "inventory.ini")
 	os.WriteFile(invFile, []byte(inv.String()), 0o600)
@@ -193,6 +195,20 @@ func TestPlaybooksOverSSH(t *testing.T) {
 	out = playbook("install.yml")
 	if strings.Contains(out, "changed=1") || !strings.Contains(out, "changed=0") {
 		t.Errorf("a second install.yml must report no changes:\n%s", out)
+	}
+
+	// bench.yml: three generators at once, a third of the rate each, one merged verdict.
+	modest := filepath.Join(tmp, "modest.yaml")
+	os.WriteFile(modest, []byte("name: modest\nextends: lab\nacceptance:\n  cases:\n    - name: debit\n      scenario: payment.debit\n      tps: 90\n      duration: 10s\n      max_avg_latency: 2s\n      min_success: 100%\n"), 0o644)
+	cmd := exec.Command("ansible-playbook", "-i", invFile, "-e", extra, "-e", "xckit_profile="+modest, "-e", "xckit_bench_scale=0.3", "bench.yml")
+	cmd.Env = append(os.Environ(), "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0",
+		"ANSIBLE_SSH_ARGS=-o ControlMaster=no -o ControlPersist=no")
+	bout, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(bout), "3 generators") || !strings.Contains(string(bout), "PASS") {
+		t.Errorf("bench.yml: %v\n%s", err, bout)
+	}
+	if _, err := os.Stat(filepath.Join(results, "acceptance", "report.html")); err != nil {
+		t.Errorf("no merged report: %v", err)
 	}
 }
 

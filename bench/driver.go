@@ -48,6 +48,10 @@ type Summary struct {
 	Service     Dist             `json:"service"`  // from actual start
 	Platform    Dist             `json:"platform"` // the system's own time, when it reports one
 	Seconds     []Second         `json:"seconds"`
+	// The steady-state histograms, HdrHistogram's compressed encoding, so that runs
+	// from several generator hosts merge exactly (xckit bench merge).
+	LatencyHDR  string `json:"latency_hdr,omitempty"`
+	PlatformHDR string `json:"platform_hdr,omitempty"`
 }
 
 // Run drives w with o and returns the steady-state summary.
@@ -87,6 +91,7 @@ func Run(ctx context.Context, w Workload, o Options) (*Summary, error) {
 	if o.Rate > 0 {
 		s.Mode = "open"
 	}
+	s.LatencyHDR, s.PlatformHDR = encodeHist(rec.latency), encodeHist(rec.platform)
 	s.Ops = s.OK + s.Failed
 	s.Achieved = float64(s.OK) / o.Duration.Seconds()
 	if s.Ops > 0 {

@@ -30,6 +30,7 @@ func acceptanceCommand() *cli.Command {
 			&cli.StringFlag{Name: "target", Usage: "payd base `URL`", EnvVars: []string{"XCKIT_LB_URL"}},
 			&cli.StringFlag{Name: "out", Usage: "evidence `DIR` (default acceptance-<time>)"},
 			&cli.Float64Flag{Name: "scale", Value: 1, Usage: "multiply each case's duration and warm-up (0.1 for a quick rehearsal; certification runs use 1)"},
+			&cli.Float64Flag{Name: "share", Value: 1, Usage: "this generator's share of each case's rate (1/N on each of N bench hosts; xckit bench merge joins them)"},
 			&cli.IntFlag{Name: "accounts", Value: 1000, Usage: "seeded accounts 1..N"},
 			&cli.StringFlag{Name: "channels", Value: "tenpay,alipay,other", Usage: "payd's channels, in its configured order"},
 			&cli.StringFlag{Name: "merchant", EnvVars: []string{"XCKIT_MERCHANT_ID"}, Usage: "merchant id"},
@@ -53,6 +54,8 @@ func benchAcceptance(c *cli.Context) error {
 		return usage("profile %s has no acceptance cases", p.Name)
 	case c.Float64("scale") <= 0:
 		return usage("--scale must be positive")
+	case c.Float64("share") <= 0 || c.Float64("share") > 1:
+		return usage("--share must be in (0, 1]")
 	}
 	for _, cs := range p.Acceptance.Cases {
 		if _, ok := scenarioDebitPct[cs.Scenario]; !ok {
@@ -78,12 +81,14 @@ func benchAcceptance(c *cli.Context) error {
 			DebitPct: scenarioDebitPct[cs.Scenario], RunID: bench.RunID("acc-" + cs.Name)}
 		fmt.Fprintf(c.App.ErrWriter, "case %s: %s at %s TPS for %s (+%s warm-up)\n", cs.Name, cs.Scenario, cs.TPS,
 			time.Duration(float64(cs.Duration.D())*scale).Round(time.Second), time.Duration(float64(cs.Warmup.D())*scale).Round(time.Second))
-		s, err := bench.Run(c.Context, w, bench.Options{Rate: float64(cs.TPS), Duration: time.Duration(float64(cs.Duration.D()) * scale),
+		s, err := bench.Run(c.Context, w, bench.Options{Rate: float64(cs.TPS) * c.Float64("share"), Duration: time.Duration(float64(cs.Duration.D()) * scale),
 			Warmup: time.Duration(float64(cs.Warmup.D()) * scale)})
 		if err != nil {
 			return &exitError{code: exitUsage, err: fmt.Errorf("case %s: %w", cs.Name, err)}
 		}
-		v := bench.Judge(cs, s)
+		judged := cs
+		judged.TPS = profiles.Rate(float64(cs.TPS) * c.Float64("share")) // this generator's part
+		v := bench.Judge(judged, s)
 		res.Pass = res.Pass && v.Pass
 		res.Cases = append(res.Cases, report.Case{Case: cs, Summary: s, Verdict: v})
 	}
@@ -118,6 +123,79 @@ func benchAcceptance(c *cli.Context) error {
 		return failed("acceptance failed against profile %s", p.Name)
 	}
 	return nil
+}
+
+func mergeCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "merge",
+		Usage: "join acceptance runs made at once from several generator hosts into one verdict (exact HDR merge)",
+		UsageText: "xckit bench merge DIR... --profile P [--out DIR]\n\nExample:\n" +
+			"   xckit bench merge results/bench-01/acceptance results/bench-02/acceptance --profile kunpeng920-kylinv10 --out results/acceptance",
+		Flags: []cli.Flag{&cli.StringFlag{Name: "out", Value: "acceptance-merged", Usage: "evidence `DIR` of the merged verdict"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usage("bench merge needs the hosts' evidence directories")
+			}
+			p, err := profiles.Load(c.String("profile"))
+			if err != nil {
+				return profileError(err)
+			}
+			var runs []report.Results
+			for _, d := range c.Args().Slice() {
+				r, _, err := report.Load(d)
+				if err != nil {
+					return usage("%v", err)
+				}
+				runs = append(runs, r)
+			}
+			merged := report.Results{Schema: report.Schema, Kind: "acceptance", Started: runs[0].Started, Finished: runs[0].Finished,
+				Command: strings.Join(os.Args, " "), Profile: p.Name, Target: runs[0].Target, Host: runs[0].Host, System: runs[0].System,
+				XckitVer: buildinfo.Version, Pass: true}
+			for _, cs := range p.Acceptance.Cases {
+				var parts []*bench.Summary
+				for i, r := range runs {
+					found := false
+					for _, rc := range r.Cases {
+						if rc.Case.Name == cs.Name && rc.Summary != nil {
+							parts, found = append(parts, rc.Summary), true
+						}
+					}
+					if !found {
+						return usage("%s has no case %s", c.Args().Get(i), cs.Name)
+					}
+					if r.Started.Before(merged.Started) {
+						merged.Started = r.Started
+					}
+					if r.Finished.After(merged.Finished) {
+						merged.Finished = r.Finished
+					}
+				}
+				s, err := bench.Merge(parts)
+				if err != nil {
+					return usage("case %s: %v", cs.Name, err)
+				}
+				v := bench.Judge(cs, s)
+				merged.Pass = merged.Pass && v.Pass
+				merged.Cases = append(merged.Cases, report.Case{Case: cs, Summary: s, Verdict: v})
+			}
+			if err := report.Write(c.String("out"), merged); err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			for _, cs := range merged.Cases {
+				verdict := "PASS"
+				if !cs.Verdict.Pass {
+					verdict = "FAIL: " + strings.Join(cs.Verdict.Reasons, "; ")
+				}
+				fmt.Fprintf(c.App.Writer, "%s: %d generators, achieved %.1f TPS, success %.3f%%, platform avg %.2f ms p99 %.2f ms: %s\n",
+					cs.Case.Name, len(runs), cs.Summary.Achieved, cs.Summary.Success, cs.Summary.Platform.Avg, cs.Summary.Platform.P99, verdict)
+			}
+			fmt.Fprintf(c.App.Writer, "evidence: %s/report.html\n", c.String("out"))
+			if !merged.Pass {
+				return failed("the merged acceptance failed against profile %s", p.Name)
+			}
+			return nil
+		},
+	}
 }
 
 func reportCommand() *cli.Command {

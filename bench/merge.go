@@ -1,0 +1,64 @@
+package bench
+
+import (
+	"fmt"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+)
+
+func encodeHist(h *hdrhistogram.Histogram) string {
+	if h.TotalCount() == 0 {
+		return ""
+	}
+	b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// Merge combines summaries of the same case run at once from several generator hosts:
+// counts and rates add up, distributions come from the merged HDR histograms (exact,
+// not an average of percentiles).
+func Merge(parts []*Summary) (*Summary, error) {
+	if len(parts) == 0 {
+		return nil, fmt.Errorf("nothing to merge")
+	}
+	out := &Summary{Mode: parts[0].Mode, Duration: parts[0].Duration, Warmup: parts[0].Warmup, Errors: map[string]int64{}}
+	lat, plat := newHist(), newHist()
+	for i, p := range parts {
+		out.TargetRate += p.TargetRate
+		out.Concurrency += p.Concurrency
+		out.Ops += p.Ops
+		out.OK += p.OK
+		out.Failed += p.Failed
+		out.Late += p.Late
+		out.Unstarted += p.Unstarted
+		out.Achieved += p.Achieved
+		for k, v := range p.Errors {
+			out.Errors[k] += v
+		}
+		for _, pair := range []struct {
+			enc string
+			to  *hdrhistogram.Histogram
+		}{{p.LatencyHDR, lat}, {p.PlatformHDR, plat}} {
+			if pair.enc == "" {
+				continue
+			}
+			h, err := hdrhistogram.Decode([]byte(pair.enc))
+			if err != nil {
+				return nil, fmt.Errorf("part %d: histogram: %w", i+1, err)
+			}
+			pair.to.Merge(h)
+		}
+		if p.LatencyHDR == "" && p.Ops > 0 {
+			return nil, fmt.Errorf("part %d has no histogram (made by an older xckit): cannot merge exactly", i+1)
+		}
+	}
+	if out.Ops > 0 {
+		out.Success = 100 * float64(out.OK) / float64(out.Ops)
+	}
+	out.Latency, out.Platform = dist(lat), dist(plat)
+	out.LatencyHDR, out.PlatformHDR = encodeHist(lat), encodeHist(plat)
+	return out, nil
+}
