@@ -238,12 +238,16 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 			plan.types = append(plan.types, ct.DatabaseTypeName())
 		}
 	}
-	var sRaw, tRaw []any
-	s, sok, err := nextRow(sRows, len(names), &sRaw)
+	// Each side is read and made canonical in a goroutine of its own (both scans cost
+	// CPU); the merge below consumes their batches.
+	sctx, stop := context.WithCancel(ctx)
+	srcStream, dstStream := newRowStream(sctx, sRows, len(names)), newRowStream(sctx, tRows, len(names))
+	defer func() { stop(); srcStream.wait(); dstStream.wait() }()
+	s, sRaw, sok, err := srcStream.next()
 	if err != nil {
 		return tr, err
 	}
-	t, tok, err := nextRow(tRows, len(names), &tRaw)
+	t, tRaw, tok, err := dstStream.next()
 	if err != nil {
 		return tr, err
 	}
@@ -290,14 +294,14 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 			tr.SourceRows++
 			add(Diff{Kind: "missing", Key: keyString(s, pkIdx, pk)})
 			if err = keep(sRaw, false); err == nil {
-				s, sok, err = nextRow(sRows, len(names), &sRaw)
+				s, sRaw, sok, err = srcStream.next()
 			}
 		case cmp > 0:
 			tr.Extra++
 			tr.TargetRows++
 			add(Diff{Kind: "extra", Key: keyString(t, pkIdx, pk)})
 			if err = keep(tRaw, true); err == nil {
-				t, tok, err = nextRow(tRows, len(names), &tRaw)
+				t, tRaw, tok, err = dstStream.next()
 			}
 		default:
 			tr.SourceRows++
@@ -314,8 +318,8 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 				err = keep(sRaw, false)
 			}
 			if err == nil {
-				if s, sok, err = nextRow(sRows, len(names), &sRaw); err == nil {
-					t, tok, err = nextRow(tRows, len(names), &tRaw)
+				if s, sRaw, sok, err = srcStream.next(); err == nil {
+					t, tRaw, tok, err = dstStream.next()
 				}
 			}
 		}
@@ -426,6 +430,78 @@ func orderedScan(ctx context.Context, db *dbx.DB, table string, cols, pk []strin
 	}
 	return db.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s%s ORDER BY %s", strings.Join(q, ", "), d.QuoteIdent(table), where, strings.Join(order, ", ")), args...)
 }
+
+// rowStream reads rows in a goroutine, in batches, canonical and raw.
+type rowStream struct {
+	ch    chan rowBatch
+	batch rowBatch
+	i     int
+	done  chan struct{}
+}
+
+type rowBatch struct {
+	canon [][]string
+	raw   [][]any
+	err   error
+}
+
+func newRowStream(ctx context.Context, rows *sql.Rows, n int) *rowStream {
+	st := &rowStream{ch: make(chan rowBatch, 4), done: make(chan struct{})}
+	go func() {
+		defer close(st.done)
+		defer close(st.ch)
+		defer rows.Close()
+		var b rowBatch
+		send := func() bool {
+			select {
+			case st.ch <- b:
+				b = rowBatch{}
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for {
+			var raw []any
+			c, ok, err := nextRow(rows, n, &raw)
+			if err != nil {
+				b.err = err
+				send()
+				return
+			}
+			if !ok {
+				if len(b.canon) > 0 {
+					send()
+				}
+				return
+			}
+			b.canon, b.raw = append(b.canon, c), append(b.raw, raw)
+			if len(b.canon) == 512 && !send() {
+				return
+			}
+		}
+	}()
+	return st
+}
+
+// next returns the next row; ok is false at the end.
+func (st *rowStream) next() ([]string, []any, bool, error) {
+	for st.i >= len(st.batch.canon) {
+		b, ok := <-st.ch
+		if !ok {
+			return nil, nil, false, nil
+		}
+		if b.err != nil {
+			return nil, nil, false, b.err
+		}
+		st.batch, st.i = b, 0
+	}
+	st.i++
+	return st.batch.canon[st.i-1], st.batch.raw[st.i-1], true, nil
+}
+
+// wait returns once the reading goroutine has ended (after a cancel or the end).
+func (st *rowStream) wait() { <-st.done }
 
 // nextRow reads the next row in canonical form, and its raw values into *raw.
 func nextRow(rows *sql.Rows, n int, raw *[]any) ([]string, bool, error) {
