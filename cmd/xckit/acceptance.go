@@ -252,3 +252,78 @@ func prepareCommand() *cli.Command {
 		},
 	}
 }
+
+func capacityCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "capacity",
+		Usage: "step the rate up until the profile case's latency or success limits break; report the highest rate that met them",
+		UsageText: "xckit bench capacity --profile P --target URL [--case debit] [--start 500] [--step 500] [--max 10000] [--duration 15s] [--warmup 3s]\n\n" +
+			"Example:\n   xckit bench capacity --profile lab --target http://127.0.0.1:28080 --start 1000 --step 500",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "target", Usage: "payd base `URL`", EnvVars: []string{"XCKIT_LB_URL"}},
+			&cli.StringFlag{Name: "case", Usage: "acceptance case whose scenario and limits apply (default: the first)"},
+			&cli.Float64Flag{Name: "start", Value: 500, Usage: "first rate"},
+			&cli.Float64Flag{Name: "step", Value: 500, Usage: "rate added at each step"},
+			&cli.Float64Flag{Name: "max", Value: 10000, Usage: "highest rate tried"},
+			&cli.DurationFlag{Name: "duration", Value: 15 * time.Second, Usage: "steady time of each step"},
+			&cli.DurationFlag{Name: "warmup", Value: 3 * time.Second, Usage: "warm-up of each step"},
+			&cli.IntFlag{Name: "accounts", Value: 1000, Usage: "seeded accounts 1..N"},
+			&cli.StringFlag{Name: "channels", Value: "tenpay,alipay,other", Usage: "payd's channels, in its configured order"},
+			&cli.StringFlag{Name: "merchant", EnvVars: []string{"XCKIT_MERCHANT_ID"}, Usage: "merchant id"},
+			&cli.StringFlag{Name: "key", EnvVars: []string{"XCKIT_MERCHANT_KEY"}, Usage: "merchant key (prefer the environment)"},
+		},
+		Action: func(c *cli.Context) error {
+			p, err := profiles.Load(c.String("profile"))
+			if err != nil {
+				return profileError(err)
+			}
+			if c.String("target") == "" || c.String("merchant") == "" || c.String("key") == "" {
+				return usage("--target, --merchant and --key (or XCKIT_LB_URL, XCKIT_MERCHANT_ID, XCKIT_MERCHANT_KEY) are needed")
+			}
+			if len(p.Acceptance.Cases) == 0 {
+				return usage("profile %s has no acceptance cases to take limits from", p.Name)
+			}
+			cs := p.Acceptance.Cases[0]
+			if name := c.String("case"); name != "" {
+				found := false
+				for _, x := range p.Acceptance.Cases {
+					if x.Name == name {
+						cs, found = x, true
+					}
+				}
+				if !found {
+					return usage("--case %s: profile %s has no such case", name, p.Name)
+				}
+			}
+			pct, ok := scenarioDebitPct[cs.Scenario]
+			if !ok {
+				return usage("case %s: scenario %s is not runnable by this xckit", cs.Name, cs.Scenario)
+			}
+			client := &platform.Client{BaseURL: strings.TrimRight(c.String("target"), "/"), Merchant: c.String("merchant"), Key: c.String("key"),
+				HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}}
+			w := &bench.PaymentWorkload{Client: client, Accounts: c.Int("accounts"), Channels: strings.Split(c.String("channels"), ","), DebitPct: pct, RunID: bench.RunID("cap")}
+			steps, best, err := bench.Capacity(c.Context, w, bench.CapacityOptions{Case: cs, Start: c.Float64("start"), Step: c.Float64("step"), Max: c.Float64("max"),
+				Run: bench.Options{Duration: c.Duration("duration"), Warmup: c.Duration("warmup")},
+				OnStep: func(st bench.CapacityStep) {
+					v := "meets the limits"
+					if !st.Verdict.Pass {
+						v = strings.Join(st.Verdict.Reasons, "; ")
+					}
+					fmt.Fprintf(c.App.ErrWriter, "%.0f/s: achieved %.1f, success %.3f%%, platform avg %.2f ms p99 %.2f ms: %s\n",
+						st.Rate, st.Summary.Achieved, st.Summary.Success, st.Summary.Platform.Avg, st.Summary.Platform.P99, v)
+				}})
+			if err != nil {
+				return &exitError{code: exitUsage, err: err}
+			}
+			out := struct {
+				Case  string               `json:"case"`
+				Best  float64              `json:"highest_rate_meeting_limits"`
+				Steps []bench.CapacityStep `json:"steps"`
+			}{cs.Name, best, steps}
+			return emit(c, out, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "highest %s rate meeting profile %s's limits: %.0f TPS\n", cs.Name, p.Name, best)
+				return err
+			})
+		},
+	}
+}

@@ -23,7 +23,7 @@ func benchCommand() *cli.Command {
 		Name:      "bench",
 		Usage:     "drive load at payd and measure it (open loop at a fixed rate, or closed loop)",
 		UsageText: "xckit bench run --scenario payment.debit --target URL (--rate TPS | --concurrency N) --duration D\n\nExample:\n   xckit bench run --scenario payment.debit --target http://127.0.0.1:28000 --rate 500 --duration 60s",
-		Subcommands: []*cli.Command{acceptanceCommand(), mergeCommand(), prepareCommand(), {
+		Subcommands: []*cli.Command{acceptanceCommand(), capacityCommand(), mergeCommand(), prepareCommand(), {
 			Name:  "run",
 			Usage: "run one scenario and print the steady-state figures",
 			UsageText: "xckit bench run --scenario payment.debit|payment.credit|payment.mixed --target URL\n" +
