@@ -87,6 +87,13 @@ func isMissingTable(err error) bool {
 // Migrate applies every missing migration. Each step is recorded dirty before it runs
 // and clean after, so an interrupted run is detected instead of repeated blindly.
 func Migrate(ctx context.Context, db *dbx.DB) (applied []int, err error) {
+	// Several hosts may install at once (ansible): one migrates, the others wait and
+	// then find nothing to do.
+	release, err := lockMigrations(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if _, err := db.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS "+versionTable+
 		" (version INT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL, applied_at "+timestampType(db.Dialect)+" NOT NULL)"); err != nil {
 		return nil, fmt.Errorf("create %s: %w", versionTable, err)
@@ -116,6 +123,32 @@ func Migrate(ctx context.Context, db *dbx.DB) (applied []int, err error) {
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// lockMigrations takes a database-wide lock for the migration, held on a connection
+// of its own until release.
+func lockMigrations(ctx context.Context, db *dbx.DB) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	const name = "xckit_payd_migrate"
+	lock, unlock := "SELECT pg_advisory_lock(hashtext($1)) IS NOT NULL", "SELECT pg_advisory_unlock(hashtext($1))"
+	if db.Dialect.Family() == dbx.FamilyMySQL {
+		lock, unlock = "SELECT COALESCE(GET_LOCK(?, 120), 0) = 1", "SELECT RELEASE_LOCK(?)"
+	}
+	var ok bool
+	if err := conn.QueryRowContext(ctx, lock, name).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		if err == nil {
+			err = fmt.Errorf("another migration held the lock for 2 minutes")
+		}
+		return nil, fmt.Errorf("lock the schema migration: %w", err)
+	}
+	return func() {
+		conn.ExecContext(context.Background(), unlock, name)
+		conn.Close()
+	}, nil
 }
 
 func timestampType(d dbx.Dialect) string {

@@ -343,3 +343,32 @@ func TestShellClientSigns(t *testing.T) {
 		t.Errorf("shell-signed payment: %v %s", err, out)
 	}
 }
+
+// TestConcurrentMigrations: several hosts installing at once migrate once, none fails.
+func TestConcurrentMigrations(t *testing.T) {
+	env := labtest.Ensure(t)
+	for _, engine := range []string{labtest.Gauss, labtest.Legacy} {
+		dsn := labtest.FreshDatabase(t, env, engine, labtest.DatabaseName("mig_"+engine, t))
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := dbx.Open(context.Background(), dsn, dbx.Options{})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer db.Close()
+				_, errs[i] = Migrate(context.Background(), db)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("%s migrator %d: %v", engine, i, err)
+			}
+		}
+	}
+}
