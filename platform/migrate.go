@@ -126,29 +126,16 @@ func Migrate(ctx context.Context, db *dbx.DB) (applied []int, err error) {
 }
 
 // lockMigrations takes a database-wide lock for the migration, held on a connection
-// of its own until release.
+// of its own until release: hosts installing at once run their migrations in turn.
 func lockMigrations(ctx context.Context, db *dbx.DB) (func(), error) {
-	conn, err := db.Conn(ctx)
+	release, ok, err := db.Lock(ctx, "xckit_payd_migrate", 2*time.Minute)
 	if err != nil {
-		return nil, err
-	}
-	const name = "xckit_payd_migrate"
-	lock, unlock := "SELECT pg_advisory_lock(hashtext($1)) IS NOT NULL", "SELECT pg_advisory_unlock(hashtext($1))"
-	if db.Dialect.Family() == dbx.FamilyMySQL {
-		lock, unlock = "SELECT COALESCE(GET_LOCK(?, 120), 0) = 1", "SELECT RELEASE_LOCK(?)"
-	}
-	var ok bool
-	if err := conn.QueryRowContext(ctx, lock, name).Scan(&ok); err != nil || !ok {
-		conn.Close()
-		if err == nil {
-			err = fmt.Errorf("another migration held the lock for 2 minutes")
-		}
 		return nil, fmt.Errorf("lock the schema migration: %w", err)
 	}
-	return func() {
-		conn.ExecContext(context.Background(), unlock, name)
-		conn.Close()
-	}, nil
+	if !ok {
+		return nil, fmt.Errorf("lock the schema migration: another migration held the lock for 2 minutes; retry when it has finished")
+	}
+	return release, nil
 }
 
 func timestampType(d dbx.Dialect) string {
