@@ -390,7 +390,9 @@ func Cutover(ctx context.Context, opts Options) (Report, error) {
 			}
 			defer src.Close()
 			defer legacy.Close()
-			stopCDC(ctx, o)
+			if _, err := stopCDC(ctx, o); err != nil {
+				return "", fmt.Errorf("stop the old cdc run before re-creating the slot: %w", err)
+			}
 			if err := cdc.Drop(ctx, src, legacy, o.Site.CDC.Slot); err != nil {
 				return "", err
 			}

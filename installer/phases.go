@@ -149,7 +149,11 @@ func bootstrapActions(ctx context.Context, r *run, admin *dbx.DB) ([][2]string, 
 		acts = append(acts, [2]string{"create database " + app.Database + " owned by " + app.User,
 			fmt.Sprintf("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0", admin.Dialect.QuoteIdent(app.Database), admin.Dialect.QuoteIdent(app.User))})
 	}
-	if s, err := r.loadSecrets(); err == nil && s.CDCPassword != "" {
+	s, err := r.loadSecrets()
+	if err != nil {
+		return nil, err
+	}
+	if s.CDCPassword != "" {
 		ok, err = exists("SELECT count(*) FROM pg_roles WHERE rolname = 'xckit_cdc'")
 		if err != nil {
 			return nil, err
@@ -260,10 +264,14 @@ func applySchema(ctx context.Context, r *run) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if s, err := r.loadSecrets(); err == nil && s.CDCPassword != "" {
+	s, err := r.loadSecrets()
+	if err != nil {
+		return len(applied), err
+	}
+	if s.CDCPassword != "" {
 		// The CDC reads every table; grants are repeatable.
 		if _, err := db.ExecContext(ctx, "GRANT SELECT ON ALL TABLES IN SCHEMA public TO xckit_cdc"); err != nil {
-			r.note("could not grant SELECT to xckit_cdc: %v", err)
+			return len(applied), fmt.Errorf("grant SELECT on the payd tables to xckit_cdc (the CDC could not read them): %w", err)
 		}
 	}
 	return len(applied), nil
