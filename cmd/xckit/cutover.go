@@ -45,18 +45,16 @@ func switchOptions(c *cli.Context) (cutover.Options, error) {
 }
 
 func finishSwitch(c *cli.Context, o cutover.Options, rep cutover.Report, err error) error {
+	var rerr error
 	if !o.Plan {
 		file := c.String("report")
 		if file == "" {
 			file = filepath.Join(o.Site.New.Prefix, "state", rep.Kind+"-report.json")
 		}
-		os.MkdirAll(filepath.Dir(file), 0o755)
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		if werr := atomicfile.Write(file, append(b, '\n'), 0o644); werr == nil {
-			html := strings.TrimSuffix(file, ".json") + ".html"
-			if page, herr := rep.HTML(); herr == nil && atomicfile.Write(html, page, 0o644) == nil {
-				fmt.Fprintf(c.App.ErrWriter, "report: %s (%s)\n", file, html)
-			}
+		if rerr = writeSwitchReport(file, rep); rerr == nil {
+			fmt.Fprintf(c.App.ErrWriter, "report: %s (%s)\n", file, strings.TrimSuffix(file, ".json")+".html")
+		} else {
+			fmt.Fprintf(c.App.ErrWriter, "report NOT written: %v\n", rerr)
 		}
 	}
 	if c.String("output") == "json" {
@@ -65,7 +63,29 @@ func finishSwitch(c *cli.Context, o cutover.Options, rep cutover.Report, err err
 	if err != nil {
 		return failed("%w", err)
 	}
+	if rerr != nil {
+		return failed("%s finished, but its report (the RTO/RPO evidence) was not written: %w; fix the path and keep the output above", rep.Kind, rerr)
+	}
 	return nil
+}
+
+// writeSwitchReport writes the report as JSON and, beside it, as HTML.
+func writeSwitchReport(file string, rep cutover.Report) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := atomicfile.Write(file, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	page, err := rep.HTML()
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(strings.TrimSuffix(file, ".json")+".html", page, 0o644)
 }
 
 func cutoverCommand() *cli.Command {
