@@ -69,7 +69,7 @@ func benchAcceptance(c *cli.Context) error {
 	target := strings.TrimRight(c.String("target"), "/")
 	client := &platform.Client{BaseURL: target, Merchant: c.String("merchant"), Key: c.String("key"),
 		HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
-	res := report.Results{Schema: report.Schema, Kind: "acceptance", Started: time.Now().UTC(), Command: strings.Join(os.Args, " "),
+	res := report.Results{Schema: report.Schema, Kind: "acceptance", Started: time.Now().UTC(), Command: commandLine(os.Args),
 		Profile: p.Name, Target: target, Host: checks.HostFingerprint(c.Context, "/"), XckitVer: buildinfo.Version, Pass: true}
 	if resp, err := http.Get(target + "/readyz"); err == nil {
 		json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&res.System)
@@ -149,7 +149,7 @@ func mergeCommand() *cli.Command {
 				runs = append(runs, r)
 			}
 			merged := report.Results{Schema: report.Schema, Kind: "acceptance", Started: runs[0].Started, Finished: runs[0].Finished,
-				Command: strings.Join(os.Args, " "), Profile: p.Name, Target: runs[0].Target, Host: runs[0].Host, System: runs[0].System,
+				Command: commandLine(os.Args), Profile: p.Name, Target: runs[0].Target, Host: runs[0].Host, System: runs[0].System,
 				XckitVer: buildinfo.Version, Pass: true}
 			for _, cs := range p.Acceptance.Cases {
 				var parts []*bench.Summary

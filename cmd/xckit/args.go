@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/xckit/xckit/internal/dbx"
 )
 
 // normalizeArgs lets operators type flags last. urfave/cli reads an app's flags only
@@ -108,4 +110,25 @@ func findFlag(flags []cli.Flag, arg string) cli.Flag {
 		}
 	}
 	return nil
+}
+
+// secretFlags carry a secret as their value; commandLine never shows it.
+var secretFlags = map[string]bool{"--key": true, "-key": true}
+
+// commandLine renders args for a report: values of secret flags become xxxxx and
+// DSN passwords are redacted, so a report can be kept and shared.
+func commandLine(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		name, _, hasValue := strings.Cut(a, "=")
+		switch {
+		case secretFlags[name] && hasValue:
+			out[i] = name + "=xxxxx"
+		case i > 0 && secretFlags[args[i-1]]:
+			out[i] = "xxxxx"
+		default:
+			out[i] = dbx.Redact(a)
+		}
+	}
+	return strings.Join(out, " ")
 }

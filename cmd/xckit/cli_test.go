@@ -40,6 +40,24 @@ func TestNormalizeArgs(t *testing.T) {
 	}
 }
 
+func TestCommandLineHidesSecrets(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"xckit bench acceptance --key s3cret --merchant M1", "xckit bench acceptance --key xxxxx --merchant M1"},
+		{"xckit bench acceptance --key=s3cret", "xckit bench acceptance --key=xxxxx"},
+		{"xckit check --db postgres://payd:pw@h:5432/payd", "xckit check --db postgres://payd:xxxxx@h:5432/payd"},
+		{"xckit bench acceptance --keyring k", "xckit bench acceptance --keyring k"},
+	}
+	for _, c := range cases {
+		got := commandLine(strings.Fields(c.in))
+		if got != c.want {
+			t.Errorf("%q -> %q, want %q", c.in, got, c.want)
+		}
+		if strings.Contains(got, "s3cret") || strings.Contains(got, ":pw@") {
+			t.Errorf("%q: secret left in %q", c.in, got)
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	for _, args := range [][]string{{"version", "-o", "json"}, {"-o", "json", "version"}} {
 		code, out, _ := runCLI(t, args...)
