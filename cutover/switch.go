@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -104,23 +105,92 @@ func (n *nginxSwitch) Route(ctx context.Context, to Side) error {
 	if err != nil {
 		return fmt.Errorf("nginx pid file: %w", err)
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 {
+		return fmt.Errorf("nginx pid file %s: %q is not a process id", n.c.PidFile, strings.TrimSpace(string(b)))
+	}
+	// The workers running now still accept connections with the old route until
+	// they hear of the reload; a single probe answered by a new worker proves
+	// nothing about the next request. Wait until every old worker has stopped
+	// accepting (gone, or "shutting down") and the route answers consistently.
+	oldWorkers := childProcesses(pid)
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("reload nginx (pid %d): %w", pid, err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
+	agreed := 0
 	for time.Now().Before(deadline) {
-		if cur, err := n.Current(ctx); err == nil && cur == to {
-			return nil
+		if cur, err := n.Current(ctx); err == nil && cur == to && oldWorkersRetired(oldWorkers) {
+			if agreed++; agreed >= 3 {
+				return nil
+			}
+		} else {
+			agreed = 0
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	return fmt.Errorf("the balancer does not report %s 10 s after the reload", to)
+	return fmt.Errorf("the balancer does not report %s 10 s after the reload (old workers still accepting: %v)", to, !oldWorkersRetired(oldWorkers))
 }
 
+// childProcesses lists the pids whose parent is pid (nginx's workers), from /proc.
+func childProcesses(pid int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var kids []int
+	for _, e := range ents {
+		c, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so read after the last ')'.
+		i := strings.LastIndexByte(string(stat), ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(stat[i+1:]))
+		if len(f) >= 2 && f[1] == strconv.Itoa(pid) {
+			kids = append(kids, c)
+		}
+	}
+	return kids
+}
+
+// oldWorkersRetired reports whether every pid has exited or announces that it is
+// shutting down (nginx closes its listening sockets as it retitles itself).
+func oldWorkersRetired(pids []int) bool {
+	for _, p := range pids {
+		cmd, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "cmdline"))
+		if err != nil || len(cmd) == 0 {
+			continue // gone (or a zombie being reaped)
+		}
+		s := string(cmd)
+		if strings.Contains(s, "worker process") && !strings.Contains(s, "shutting down") {
+			return false
+		}
+	}
+	return true
+}
+
+// probeClient opens a fresh connection per probe: a kept-alive one could stay with
+// a worker that still has the old route.
+var probeClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+
 func (n *nginxSwitch) Current(ctx context.Context) (Side, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.c.SideURL, nil)
-	resp, err := http.DefaultClient.Do(req)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.c.SideURL, nil)
+	if err != nil {
+		return "", fmt.Errorf("switch.nginx.side_url %q: %w", n.c.SideURL, err)
+	}
+	resp, err := probeClient.Do(req)
 	if err != nil {
 		return "", err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,41 @@ func TestReportHTML(t *testing.T) {
 	s := string(b)
 	if !strings.Contains(s, "RTO 1.25 s") || !strings.Contains(s, "rollback: ok") || strings.Contains(s, "http://") || !strings.Contains(s, "width:300px") {
 		t.Errorf("report html:\n%s", s)
+	}
+}
+
+// TestOldWorkersRetired finds a process's children in /proc and tells a worker that
+// still accepts from one that is shutting down or gone.
+func TestOldWorkersRetired(t *testing.T) {
+	start := func(title string) *exec.Cmd {
+		c := exec.Command("bash", "-c", `exec -a "$0" sleep 30`, title)
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Process.Kill(); c.Wait() })
+		return c
+	}
+	accepting := start("nginx: worker process")
+	closing := start("nginx: worker process is shutting down")
+	kids := childProcesses(os.Getpid())
+	for _, c := range []*exec.Cmd{accepting, closing} {
+		if !slices.Contains(kids, c.Process.Pid) {
+			t.Fatalf("childProcesses(%d) = %v, missing %d", os.Getpid(), kids, c.Process.Pid)
+		}
+	}
+	cases := []struct {
+		name string
+		pids []int
+		want bool
+	}{
+		{"none", nil, true},
+		{"shutting down", []int{closing.Process.Pid}, true},
+		{"still accepting", []int{closing.Process.Pid, accepting.Process.Pid}, false},
+		{"gone", []int{1 << 30}, true},
+	}
+	for _, tc := range cases {
+		if got := oldWorkersRetired(tc.pids); got != tc.want {
+			t.Errorf("%s: oldWorkersRetired = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
