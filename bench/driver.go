@@ -27,6 +27,20 @@ type Options struct {
 	// LateAfter marks an open-loop operation late when it starts this long after its
 	// intended time (default 10ms): the generator or the system fell behind.
 	LateAfter time.Duration
+	// Resources, when set, samples this host's and the platform's resources each
+	// second of the run (Summary.Resources).
+	Resources *SamplerOptions
+	// Progress, when set, is called about once a second while the run lasts.
+	Progress func(Progress)
+}
+
+// Progress is the state of a run, once a second.
+type Progress struct {
+	Elapsed, Total time.Duration
+	Warmup         bool
+	Rate           float64 // operations completed in the last second
+	P99            float64 // ms, of the last second
+	Errors         int64   // so far, warm-up included
 }
 
 // Summary is the outcome of a run's steady-state window.
@@ -52,6 +66,8 @@ type Summary struct {
 	// from several generator hosts merge exactly (xckit bench merge).
 	LatencyHDR  string `json:"latency_hdr,omitempty"`
 	PlatformHDR string `json:"platform_hdr,omitempty"`
+	// Resources of this host and the platform each second, when sampled.
+	Resources *Resources `json:"resources,omitempty"`
 }
 
 // Run drives w with o and returns the steady-state summary.
@@ -76,18 +92,31 @@ func Run(ctx context.Context, w Workload, o Options) (*Summary, error) {
 	total := o.Warmup + o.Duration
 	runCtx, cancel := context.WithTimeout(ctx, total+o.Timeout+5*time.Second)
 	defer cancel()
+	var sampler *Sampler
+	if o.Resources != nil {
+		so := *o.Resources
+		so.Warmup = o.Warmup
+		sampler = StartSampler(runCtx, so)
+	}
+	stopProgress := progress(runCtx, o, start, total, rec)
 	var unstarted int64
 	if o.Rate > 0 {
 		unstarted = openLoop(runCtx, w, o, start, total, rec)
 	} else {
 		closedLoop(runCtx, w, o, start, total, rec)
 	}
+	stopProgress()
+	var res *Resources
+	if sampler != nil {
+		res = sampler.Stop()
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("bench interrupted: %w", err)
 	}
 	s := &Summary{Mode: "closed", TargetRate: o.Rate, Concurrency: o.Concurrency, Duration: o.Duration.Seconds(),
 		Warmup: o.Warmup.Seconds(), OK: rec.ok, Failed: rec.failed, Late: rec.late, Unstarted: unstarted,
-		Errors: rec.classes, Latency: dist(rec.latency), Service: dist(rec.service), Platform: dist(rec.platform), Seconds: rec.series()}
+		Errors: rec.classes, Latency: dist(rec.latency), Service: dist(rec.service), Platform: dist(rec.platform), Seconds: rec.series(),
+		Resources: res}
 	if o.Rate > 0 {
 		s.Mode = "open"
 	}
@@ -98,6 +127,44 @@ func Run(ctx context.Context, w Workload, o Options) (*Summary, error) {
 		s.Success = 100 * float64(s.OK) / float64(s.Ops)
 	}
 	return s, nil
+}
+
+// progress calls o.Progress each second until the returned stop is called.
+func progress(ctx context.Context, o Options, start time.Time, total time.Duration, rec *recorder) (stop func()) {
+	if o.Progress == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				el := now.Sub(start)
+				if el > total {
+					el = total
+				}
+				last := int(el/time.Second) - 1
+				p := Progress{Elapsed: el, Total: total, Warmup: el < o.Warmup}
+				rec.mu.Lock()
+				if s := rec.seconds[last]; s != nil {
+					p.Rate = float64(s.ok + s.errors)
+					p.P99 = float64(s.h.ValueAtQuantile(99)) / 1000
+				}
+				for _, s := range rec.seconds {
+					p.Errors += s.errors
+				}
+				rec.mu.Unlock()
+				o.Progress(p)
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
 
 func runOne(ctx context.Context, op Op, timeout time.Duration) Result {

@@ -35,6 +35,9 @@ func Merge(parts []*Summary) (*Summary, error) {
 		out.Late += p.Late
 		out.Unstarted += p.Unstarted
 		out.Achieved += p.Achieved
+		if out.Resources == nil && p.Resources != nil && p.Resources.PlatformSampled {
+			out.Resources = p.Resources // the platform is the same for every generator
+		}
 		for k, v := range p.Errors {
 			out.Errors[k] += v
 		}

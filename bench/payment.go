@@ -43,19 +43,7 @@ func (p *PaymentWorkload) Request() platform.PaymentRequest {
 // Op sends one payment request.
 func (p *PaymentWorkload) Op(req platform.PaymentRequest) Op {
 	return func(ctx context.Context) Result {
-		r, err := p.Client.Pay(ctx, req)
-		if err != nil {
-			return Result{Class: classify(err)}
-		}
-		res := Result{Platform: r.PlatformTime, Class: "ok"}
-		if r.Status != 200 {
-			var e struct {
-				Error string `json:"error"`
-			}
-			r.Decode(&e)
-			res.Class = fmt.Sprintf("http_%d:%s", r.Status, e.Error)
-		}
-		return res
+		return result(p.Client.Pay(ctx, req))
 	}
 }
 

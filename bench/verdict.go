@@ -2,6 +2,7 @@ package bench
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/xckit/xckit/profiles"
@@ -9,9 +10,14 @@ import (
 
 // Verdict is a case judged against its profile limits.
 type Verdict struct {
-	Pass    bool     `json:"pass"`
-	Reasons []string `json:"reasons,omitempty"` // why it failed, one line per limit broken
+	Pass     bool     `json:"pass"`
+	Reasons  []string `json:"reasons,omitempty"`  // why it failed, one line per limit broken
+	Warnings []string `json:"warnings,omitempty"` // what makes the figures less trustworthy
 }
+
+// OtherCPUWarn is the share of this host's CPU used by processes other than the
+// generator and the system under test above which a verdict carries a warning.
+const OtherCPUWarn = 5.0
 
 // Judge holds a run against an acceptance case: the achieved rate within 1% of the
 // target, the latency limits (the platform's own time when the target reports it, as
@@ -41,5 +47,37 @@ func Judge(c profiles.Case, s *Summary) Verdict {
 	if s.Success < float64(c.MinSuccess) {
 		reasons = append(reasons, fmt.Sprintf("success %.3f%%, below %s", s.Success, c.MinSuccess))
 	}
-	return Verdict{Pass: len(reasons) == 0, Reasons: reasons}
+	r := s.Resources
+	for _, l := range []struct {
+		name  string
+		limit profiles.Percent
+		got   func() float64
+	}{{"CPU", c.MaxCPU, func() float64 { return r.Avg.PlatformCPU }}, {"memory", c.MaxMemory, func() float64 { return r.Avg.PlatformMem }}} {
+		switch {
+		case l.limit <= 0:
+		case r == nil || !r.PlatformSampled:
+			why := "the run did not sample it"
+			if r != nil && r.PlatformError != "" {
+				why = r.PlatformError
+			}
+			reasons = append(reasons, fmt.Sprintf("platform %s limit %s cannot be judged: %s", l.name, l.limit, why))
+		case l.got() > float64(l.limit):
+			reasons = append(reasons, fmt.Sprintf("platform %s average %.2f%% of its host, above the limit %s", l.name, l.got(), l.limit))
+		}
+	}
+	var warnings []string
+	if r != nil && r.OtherCPU > OtherCPUWarn {
+		var top []string
+		for _, p := range r.Processes {
+			if p.Role == "other" && len(top) < 3 {
+				top = append(top, fmt.Sprintf("%s %.1f%%", p.Name, p.CPU))
+			}
+		}
+		warnings = append(warnings, fmt.Sprintf("other processes used %.1f%% of this host's CPU during the run (%s): the figures may be pessimistic",
+			r.OtherCPU, strings.Join(top, ", ")))
+	}
+	if s.Unstarted > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d operations could not be started before the run ended: the generator or the system fell behind", s.Unstarted))
+	}
+	return Verdict{Pass: len(reasons) == 0, Reasons: reasons, Warnings: warnings}
 }

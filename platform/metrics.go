@@ -2,6 +2,9 @@ package platform
 
 import (
 	"database/sql"
+	"runtime"
+
+	"github.com/shirou/gopsutil/v3/mem"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -29,7 +32,16 @@ func newMetrics(pools map[string]*sql.DB) *metrics {
 			Name: "payd_in_flight", Help: "Requests inside each channel.",
 		}, []string{"channel"}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.inFlight,
+	// The host's size, so that a bench on another machine can turn the process's CPU
+	// seconds and resident memory into shares of the platform host (profile limits
+	// such as "CPU and memory under 10%" are shares).
+	hostCPUs := prometheus.NewGauge(prometheus.GaugeOpts{Name: "payd_host_cpus", Help: "Logical CPUs of the host payd runs on."})
+	hostCPUs.Set(float64(runtime.NumCPU()))
+	hostMem := prometheus.NewGauge(prometheus.GaugeOpts{Name: "payd_host_memory_bytes", Help: "Physical memory of the host payd runs on."})
+	if vm, err := mem.VirtualMemory(); err == nil {
+		hostMem.Set(float64(vm.Total))
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.inFlight, hostCPUs, hostMem,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), collectors.NewGoCollector())
 	for name, db := range pools {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(db, name))

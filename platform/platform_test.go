@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -188,7 +189,9 @@ func TestAPIBehaviour(t *testing.T) {
 		}
 
 		// Probes and metrics.
-		for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready"`, "/metrics": "payd_requests_total"} {
+		for path, want := range map[string]string{"/healthz": `"ok"`, "/readyz": `"ready"`, "/metrics": "payd_requests_total",
+			"/metrics#host": fmt.Sprintf("payd_host_cpus %d", runtime.NumCPU())} {
+			path, _, _ = strings.Cut(path, "#")
 			resp, err := http.Get(w.http.URL + path)
 			if err != nil {
 				t.Fatal(err)

@@ -4,6 +4,8 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strings"
+
+	"github.com/xckit/xckit/bench"
 )
 
 type suites struct {
@@ -36,6 +38,9 @@ func JUnit(r Results) []byte {
 	s := suite{Name: "xckit acceptance (" + r.Profile + ")", Tests: len(r.Cases)}
 	for _, c := range r.Cases {
 		tc := testcase{Name: c.Case.Name + " (" + c.Case.Scenario + ")", Class: "xckit.acceptance"}
+		if c.Run > 0 {
+			tc.Name = fmt.Sprintf("%s (%s) run %d", c.Case.Name, c.Case.Scenario, c.Run)
+		}
 		if c.Summary != nil {
 			tc.Time = fmt.Sprintf("%.1f", c.Summary.Duration)
 			tc.Out = fmt.Sprintf("achieved %.1f TPS, success %.3f%%, platform avg %.2f ms p99 %.2f ms, latency avg %.2f ms p99 %.2f ms",
@@ -44,6 +49,23 @@ func JUnit(r Results) []byte {
 		if !c.Verdict.Pass {
 			s.Failures++
 			tc.Failure = &failure{Message: strings.Join(c.Verdict.Reasons, "; "), Text: strings.Join(c.Verdict.Reasons, "\n")}
+		}
+		s.Cases = append(s.Cases, tc)
+	}
+	for _, sp := range r.Spreads {
+		if !sp.Judged {
+			continue
+		}
+		s.Tests++
+		tc := testcase{Name: fmt.Sprintf("%s: %s varies at most %.0f%% between runs", sp.Case, sp.Metric, bench.RepeatLimit), Class: "xckit.repeat",
+			Out: fmt.Sprintf("values %v, variation %.2f%%", sp.Values, sp.Variation)}
+		if !sp.Pass {
+			s.Failures++
+			msg := fmt.Sprintf("variation %.2f%% above %.0f%%", sp.Variation, bench.RepeatLimit)
+			if sp.Note != "" {
+				msg = sp.Note
+			}
+			tc.Failure = &failure{Message: msg, Text: tc.Out}
 		}
 		s.Cases = append(s.Cases, tc)
 	}

@@ -1,6 +1,9 @@
 package report
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -33,17 +36,23 @@ type Results struct {
 	System   map[string]any     `json:"system_under_test,omitempty"` // what the target's /readyz said
 	XckitVer string             `json:"xckit_version"`
 	Cases    []Case             `json:"cases"`
-	Pass     bool               `json:"pass"`
+	// Repeat is how many times each case ran (certification mode, bench acceptance
+	// --repeat); Spreads judge how much the resource figures varied between the runs.
+	Repeat  int            `json:"repeat,omitempty"`
+	Spreads []bench.Spread `json:"spreads,omitempty"`
+	Pass    bool           `json:"pass"`
 }
 
 // Case is one acceptance case's run and verdict.
 type Case struct {
 	Case    profiles.Case  `json:"case"`
+	Run     int            `json:"run,omitempty"` // 1..Repeat in certification mode
 	Summary *bench.Summary `json:"summary"`
 	Verdict bench.Verdict  `json:"verdict"`
 }
 
-// Write puts the evidence in dir: results.json, junit.xml, report.html and SHA256SUMS.
+// Write puts the evidence in dir: results.json, junit.xml, report.html, SHA256SUMS,
+// and all of them in evidence.tar.gz (with evidence.tar.gz.sha256).
 func Write(dir string, r Results) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -58,7 +67,8 @@ func Write(dir string, r Results) error {
 	return Render(dir, r)
 }
 
-// Render writes junit.xml, report.html and SHA256SUMS from results (xckit report).
+// Render writes junit.xml, report.html, SHA256SUMS and evidence.tar.gz from results
+// (xckit report re-renders them).
 func Render(dir string, r Results) error {
 	if err := atomicfile.Write(filepath.Join(dir, "junit.xml"), JUnit(r), 0o644); err != nil {
 		return err
@@ -70,7 +80,48 @@ func Render(dir string, r Results) error {
 	if err := atomicfile.Write(filepath.Join(dir, "report.html"), html, 0o644); err != nil {
 		return err
 	}
-	return writeSums(dir, []string{"results.json", "junit.xml", "report.html"})
+	files := []string{"results.json", "junit.xml", "report.html"}
+	if err := writeSums(dir, files); err != nil {
+		return err
+	}
+	return writeBundle(dir, append(files, "SHA256SUMS"), r.Finished)
+}
+
+// writeBundle packs the evidence into evidence.tar.gz (fixed owners, modes and times,
+// so the same results give the same bundle) and writes its own checksum beside it.
+func writeBundle(dir string, files []string, when time.Time) error {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return err
+	}
+	zw.ModTime = when
+	tw := tar.NewWriter(zw)
+	for _, f := range files {
+		data, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return err
+		}
+		hdr := &tar.Header{Name: "evidence/" + f, Mode: 0o644, Size: int64(len(data)), ModTime: when, Typeflag: tar.TypeReg,
+			Uname: "xckit", Gname: "xckit", Format: tar.FormatPAX}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return fmt.Errorf("evidence.tar.gz: %w", err)
+		}
+		if _, err := tw.Write(data); err != nil {
+			return fmt.Errorf("evidence.tar.gz: %w", err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return fmt.Errorf("evidence.tar.gz: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("evidence.tar.gz: %w", err)
+	}
+	if err := atomicfile.Write(filepath.Join(dir, "evidence.tar.gz"), buf.Bytes(), 0o644); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	return atomicfile.Write(filepath.Join(dir, "evidence.tar.gz.sha256"), []byte(hex.EncodeToString(sum[:])+"  evidence.tar.gz\n"), 0o644)
 }
 
 // Load reads results.json (a file or the directory holding it).

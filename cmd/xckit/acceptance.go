@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
@@ -23,19 +24,17 @@ func acceptanceCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "acceptance",
 		Usage: "run every acceptance case of the profile in order, judge each, and write the evidence",
-		UsageText: "xckit bench acceptance --profile P --target URL [--out DIR] [--scale F]\n\n" +
-			"Evidence in DIR: results.json, junit.xml, report.html (offline), SHA256SUMS. Exit 1 when a case fails.\n\nExample:\n" +
+		UsageText: "xckit bench acceptance --profile P --target URL [--out DIR] [--scale F] [--repeat N] [--db DSN]\n\n" +
+			"Evidence in DIR: results.json, junit.xml, report.html (offline), SHA256SUMS, and all of them in\n" +
+			"evidence.tar.gz. Exit 1 when a case fails. --repeat 3 is the certification mode: every case runs\n" +
+			"three times and each resource figure may vary by at most 5% between the runs.\n\nExample:\n" +
 			"   xckit bench acceptance --profile kunpeng920-kylinv10 --target http://10.0.0.21:8080 --out /var/lib/xckit/acceptance",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target", Usage: "payd base `URL`", EnvVars: []string{"XCKIT_LB_URL"}},
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "evidence `DIR` (default acceptance-<time>)"},
 			&cli.Float64Flag{Name: "scale", Value: 1, Usage: "multiply each case's duration and warm-up (0.1 for a quick rehearsal; certification runs use 1)"},
 			&cli.Float64Flag{Name: "share", Value: 1, Usage: "this generator's share of each case's rate (1/N on each of N bench hosts; xckit bench merge joins them)"},
-			&cli.IntFlag{Name: "accounts", Value: 1000, Usage: "seeded accounts 1..N"},
-			&cli.StringFlag{Name: "channels", Value: "tenpay,alipay,other", Usage: "payd's channels, in its configured order"},
-			&cli.StringFlag{Name: "merchant", EnvVars: []string{"XCKIT_MERCHANT_ID"}, Usage: "merchant id"},
-			&cli.StringFlag{Name: "key", EnvVars: []string{"XCKIT_MERCHANT_KEY"}, Usage: "merchant key (prefer the environment)"},
-		},
+			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run every case N times and judge the variation of CPU, memory, disk and network between runs (certification: 3)"},
+		}, loadFlags()...),
 		Action: benchAcceptance,
 	}
 }
@@ -46,83 +45,140 @@ func benchAcceptance(c *cli.Context) error {
 		return profileError(err)
 	}
 	switch {
-	case c.String("target") == "":
-		return usage("--target: give payd's base URL (or set XCKIT_LB_URL)")
-	case c.String("merchant") == "" || c.String("key") == "":
-		return usage("--merchant and --key (or XCKIT_MERCHANT_ID and XCKIT_MERCHANT_KEY) are needed to sign requests")
 	case len(p.Acceptance.Cases) == 0:
 		return usage("profile %s has no acceptance cases", p.Name)
 	case c.Float64("scale") <= 0:
 		return usage("--scale must be positive")
 	case c.Float64("share") <= 0 || c.Float64("share") > 1:
 		return usage("--share must be in (0, 1]")
+	case c.Int("repeat") < 1 || c.Int("repeat") > 10:
+		return usage("--repeat must be between 1 and 10")
 	}
 	for _, cs := range p.Acceptance.Cases {
-		if _, ok := scenarioDebitPct[cs.Scenario]; !ok {
-			return usage("case %s: scenario %s is not runnable by this xckit (payment.debit, payment.credit, payment.mixed)", cs.Name, cs.Scenario)
+		if _, ok := paymentScenarios[cs.Scenario]; !ok {
+			return usage("profile %s, case %s: scenario %s is not runnable by this xckit (%s)", p.Name, cs.Name, cs.Scenario, scenarioList)
 		}
+	}
+	l, err := newLoad(c, 256)
+	if err != nil {
+		return err
 	}
 	out := c.String("out")
 	if out == "" {
 		out = "acceptance-" + time.Now().UTC().Format("20060102T150405Z")
 	}
-	target := strings.TrimRight(c.String("target"), "/")
-	client := &platform.Client{BaseURL: target, Merchant: c.String("merchant"), Key: c.String("key"),
-		HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
 	res := report.Results{Schema: report.Schema, Kind: "acceptance", Started: time.Now().UTC(), Command: commandLine(os.Args),
-		Profile: p.Name, Target: target, Host: checks.HostFingerprint(c.Context, "/"), XckitVer: buildinfo.Version, Pass: true}
-	if resp, err := http.Get(target + "/readyz"); err == nil {
+		Profile: p.Name, Target: l.client.BaseURL, Host: checks.HostFingerprint(c.Context, "/"), XckitVer: buildinfo.Version, Pass: true}
+	if resp, err := http.Get(l.client.BaseURL + "/readyz"); err == nil {
 		json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&res.System)
 		resp.Body.Close()
 	}
-	scale := c.Float64("scale")
-	for _, cs := range p.Acceptance.Cases {
-		w := &bench.PaymentWorkload{Client: client, Accounts: c.Int("accounts"), Channels: strings.Split(c.String("channels"), ","),
-			DebitPct: scenarioDebitPct[cs.Scenario], RunID: bench.RunID("acc-" + cs.Name)}
-		fmt.Fprintf(c.App.ErrWriter, "case %s: %s at %s TPS for %s (+%s warm-up)\n", cs.Name, cs.Scenario, cs.TPS,
-			time.Duration(float64(cs.Duration.D())*scale).Round(time.Second), time.Duration(float64(cs.Warmup.D())*scale).Round(time.Second))
-		s, err := bench.Run(c.Context, w, bench.Options{Rate: float64(cs.TPS) * c.Float64("share"), Duration: time.Duration(float64(cs.Duration.D()) * scale),
-			Warmup: time.Duration(float64(cs.Warmup.D()) * scale)})
-		if err != nil {
-			return &exitError{code: exitUsage, err: fmt.Errorf("case %s: %w", cs.Name, err)}
+	scale, repeat := c.Float64("scale"), c.Int("repeat")
+	if repeat > 1 {
+		res.Repeat = repeat
+	}
+	runs := map[string][]*bench.Summary{}
+	for run := 1; run <= repeat; run++ {
+		for _, cs := range p.Acceptance.Cases {
+			w, err := l.workload(cs.Scenario, bench.RunID("acc-"+cs.Name))
+			if err != nil {
+				return usage("case %s: %v", cs.Name, err)
+			}
+			label := cs.Name
+			if repeat > 1 {
+				label = fmt.Sprintf("%s (run %d of %d)", cs.Name, run, repeat)
+			}
+			dur, warm := time.Duration(float64(cs.Duration.D())*scale), time.Duration(float64(cs.Warmup.D())*scale)
+			fmt.Fprintf(c.App.ErrWriter, "case %s: %s at %s TPS for %s (+%s warm-up)\n", label, cs.Scenario, cs.TPS,
+				dur.Round(time.Second), warm.Round(time.Second))
+			show, done := progressLine(c.App.ErrWriter, cs.Name)
+			s, err := bench.Run(c.Context, w, bench.Options{Rate: float64(cs.TPS) * c.Float64("share"), Duration: dur, Warmup: warm,
+				Resources: l.sampler, Progress: show})
+			done()
+			if err != nil {
+				return &exitError{code: exitUsage, err: fmt.Errorf("case %s: %w", label, err)}
+			}
+			judged := cs
+			judged.TPS = profiles.Rate(float64(cs.TPS) * c.Float64("share")) // this generator's part
+			v := bench.Judge(judged, s)
+			res.Pass = res.Pass && v.Pass
+			rc := report.Case{Case: cs, Summary: s, Verdict: v}
+			if repeat > 1 {
+				rc.Run = run
+			}
+			res.Cases = append(res.Cases, rc)
+			runs[cs.Name] = append(runs[cs.Name], s)
 		}
-		judged := cs
-		judged.TPS = profiles.Rate(float64(cs.TPS) * c.Float64("share")) // this generator's part
-		v := bench.Judge(judged, s)
-		res.Pass = res.Pass && v.Pass
-		res.Cases = append(res.Cases, report.Case{Case: cs, Summary: s, Verdict: v})
+	}
+	if repeat > 1 {
+		for _, cs := range p.Acceptance.Cases {
+			for _, sp := range bench.Spreads(cs.Name, runs[cs.Name]) {
+				res.Spreads = append(res.Spreads, sp)
+				res.Pass = res.Pass && (!sp.Judged || sp.Pass)
+			}
+		}
 	}
 	res.Finished = time.Now().UTC()
 	if err := report.Write(out, res); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("evidence: %w", err)}
 	}
-	if err := emit(c, res, func(w io.Writer) error {
-		var rows [][]any
-		for _, cs := range res.Cases {
-			verdict := "PASS"
-			if !cs.Verdict.Pass {
-				verdict = "FAIL: " + strings.Join(cs.Verdict.Reasons, "; ")
-			}
-			rows = append(rows, []any{cs.Case.Name, cs.Case.TPS.String(), f2(cs.Summary.Achieved), fmt.Sprintf("%.3f", cs.Summary.Success),
-				f2(cs.Summary.Platform.Avg), f2(cs.Summary.Platform.P99), verdict})
-		}
-		if err := table(w, []any{"CASE", "TARGET TPS", "ACHIEVED", "SUCCESS %", "PLATFORM AVG MS", "PLATFORM P99 MS", "VERDICT"}, rows); err != nil {
-			return err
-		}
-		for _, cs := range res.Cases {
-			for class, n := range cs.Summary.Errors {
-				fmt.Fprintf(w, "%s: error %s: %d\n", cs.Case.Name, class, n)
-			}
-		}
-		_, err := fmt.Fprintf(w, "evidence: %s/report.html (results.json, junit.xml, SHA256SUMS)\n", out)
-		return err
-	}); err != nil {
+	if err := emit(c, res, func(w io.Writer) error { return printAcceptance(w, res, out) }); err != nil {
 		return err
 	}
 	if !res.Pass {
 		return failed("acceptance failed against profile %s", p.Name)
 	}
 	return nil
+}
+
+func printAcceptance(w io.Writer, res report.Results, out string) error {
+	var rows [][]any
+	for _, cs := range res.Cases {
+		verdict := "PASS"
+		if !cs.Verdict.Pass {
+			verdict = "FAIL: " + strings.Join(cs.Verdict.Reasons, "; ")
+		}
+		name := cs.Case.Name
+		if cs.Run > 0 {
+			name = fmt.Sprintf("%s #%d", name, cs.Run)
+		}
+		cpu, mem := "-", "-"
+		if r := cs.Summary.Resources; r != nil && r.PlatformSampled {
+			cpu, mem = f2(r.Avg.PlatformCPU), f2(r.Avg.PlatformMem)
+		}
+		rows = append(rows, []any{name, cs.Case.TPS.String(), f2(cs.Summary.Achieved), fmt.Sprintf("%.3f", cs.Summary.Success),
+			f2(cs.Summary.Platform.Avg), f2(cs.Summary.Platform.P99), cpu, mem, verdict})
+	}
+	if err := table(w, []any{"CASE", "TARGET TPS", "ACHIEVED", "SUCCESS %", "PLATFORM AVG MS", "PLATFORM P99 MS", "CPU %", "MEM %", "VERDICT"}, rows); err != nil {
+		return err
+	}
+	for _, cs := range res.Cases {
+		classes := make([]string, 0, len(cs.Summary.Errors))
+		for class := range cs.Summary.Errors {
+			classes = append(classes, class)
+		}
+		sort.Strings(classes)
+		for _, class := range classes {
+			fmt.Fprintf(w, "%s: error %s: %d\n", cs.Case.Name, class, cs.Summary.Errors[class])
+		}
+		for _, warn := range cs.Verdict.Warnings {
+			fmt.Fprintf(w, "%s: warning: %s\n", cs.Case.Name, warn)
+		}
+	}
+	for _, sp := range res.Spreads {
+		verdict := "pass"
+		switch {
+		case !sp.Judged:
+			verdict = sp.Note
+		case !sp.Pass && sp.Note != "":
+			verdict = "FAIL: " + sp.Note
+		case !sp.Pass:
+			verdict = fmt.Sprintf("FAIL: above %.0f%%", bench.RepeatLimit)
+		}
+		fmt.Fprintf(w, "%s: %s varies %.2f%% between runs: %s\n", sp.Case, sp.Metric, sp.Variation, verdict)
+	}
+	_, err := fmt.Fprintf(w, "evidence: %s/report.html (results.json, junit.xml, SHA256SUMS, evidence.tar.gz)\n", out)
+	return err
 }
 
 func mergeCommand() *cli.Command {
@@ -259,26 +315,18 @@ func capacityCommand() *cli.Command {
 		Usage: "step the rate up until the profile case's latency or success limits break; report the highest rate that met them",
 		UsageText: "xckit bench capacity --profile P --target URL [--case debit] [--start 500] [--step 500] [--max 10000] [--duration 15s] [--warmup 3s]\n\n" +
 			"Example:\n   xckit bench capacity --profile lab --target http://127.0.0.1:28080 --start 1000 --step 500",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "target", Usage: "payd base `URL`", EnvVars: []string{"XCKIT_LB_URL"}},
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "case", Usage: "acceptance case whose scenario and limits apply (default: the first)"},
 			&cli.Float64Flag{Name: "start", Value: 500, Usage: "first rate"},
 			&cli.Float64Flag{Name: "step", Value: 500, Usage: "rate added at each step"},
 			&cli.Float64Flag{Name: "max", Value: 10000, Usage: "highest rate tried"},
 			&cli.DurationFlag{Name: "duration", Value: 15 * time.Second, Usage: "steady time of each step"},
 			&cli.DurationFlag{Name: "warmup", Value: 3 * time.Second, Usage: "warm-up of each step"},
-			&cli.IntFlag{Name: "accounts", Value: 1000, Usage: "seeded accounts 1..N"},
-			&cli.StringFlag{Name: "channels", Value: "tenpay,alipay,other", Usage: "payd's channels, in its configured order"},
-			&cli.StringFlag{Name: "merchant", EnvVars: []string{"XCKIT_MERCHANT_ID"}, Usage: "merchant id"},
-			&cli.StringFlag{Name: "key", EnvVars: []string{"XCKIT_MERCHANT_KEY"}, Usage: "merchant key (prefer the environment)"},
-		},
+		}, loadFlags()...),
 		Action: func(c *cli.Context) error {
 			p, err := profiles.Load(c.String("profile"))
 			if err != nil {
 				return profileError(err)
-			}
-			if c.String("target") == "" || c.String("merchant") == "" || c.String("key") == "" {
-				return usage("--target, --merchant and --key (or XCKIT_LB_URL, XCKIT_MERCHANT_ID, XCKIT_MERCHANT_KEY) are needed")
 			}
 			if len(p.Acceptance.Cases) == 0 {
 				return usage("profile %s has no acceptance cases to take limits from", p.Name)
@@ -295,15 +343,16 @@ func capacityCommand() *cli.Command {
 					return usage("--case %s: profile %s has no such case", name, p.Name)
 				}
 			}
-			pct, ok := scenarioDebitPct[cs.Scenario]
-			if !ok {
-				return usage("case %s: scenario %s is not runnable by this xckit", cs.Name, cs.Scenario)
+			l, err := newLoad(c, 1024)
+			if err != nil {
+				return err
 			}
-			client := &platform.Client{BaseURL: strings.TrimRight(c.String("target"), "/"), Merchant: c.String("merchant"), Key: c.String("key"),
-				HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024}}}
-			w := &bench.PaymentWorkload{Client: client, Accounts: c.Int("accounts"), Channels: strings.Split(c.String("channels"), ","), DebitPct: pct, RunID: bench.RunID("cap")}
+			w, err := l.workload(cs.Scenario, bench.RunID("cap"))
+			if err != nil {
+				return usage("case %s: %v", cs.Name, err)
+			}
 			steps, best, err := bench.Capacity(c.Context, w, bench.CapacityOptions{Case: cs, Start: c.Float64("start"), Step: c.Float64("step"), Max: c.Float64("max"),
-				Run: bench.Options{Duration: c.Duration("duration"), Warmup: c.Duration("warmup")},
+				Run: bench.Options{Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Resources: l.sampler},
 				OnStep: func(st bench.CapacityStep) {
 					v := "meets the limits"
 					if !st.Verdict.Pass {

@@ -4,19 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/xckit/xckit/bench"
-	"github.com/xckit/xckit/platform"
 )
-
-var scenarioDebitPct = map[string]int{"payment.debit": 100, "payment.credit": 0, "payment.mixed": 70}
 
 func benchCommand() *cli.Command {
 	return &cli.Command{
@@ -26,54 +21,52 @@ func benchCommand() *cli.Command {
 		Subcommands: []*cli.Command{acceptanceCommand(), capacityCommand(), mergeCommand(), prepareCommand(), {
 			Name:  "run",
 			Usage: "run one scenario and print the steady-state figures",
-			UsageText: "xckit bench run --scenario payment.debit|payment.credit|payment.mixed --target URL\n" +
-				"   (--rate TPS | --concurrency N) --duration D [--warmup D] [--accounts N] [--out FILE]\n\n" +
+			UsageText: "xckit bench run --scenario NAME --target URL (--rate TPS | --concurrency N) --duration D\n" +
+				"   [--warmup D] [--accounts N] [--db DSN | --no-prepare] [--out FILE]\n\n" +
+				"Scenarios: " + scenarioList + ".\n" +
 				"Merchant and key come from --merchant/--key or XCKIT_MERCHANT_ID/XCKIT_MERCHANT_KEY\n" +
-				"(eval \"$(xckit lab env)\" sets them for the lab).\n\nExample:\n" +
-				"   xckit bench run --scenario payment.debit --target http://127.0.0.1:28000 --concurrency 16 --duration 30s",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "scenario", Value: "payment.debit", Usage: "payment.debit, payment.credit or payment.mixed (70% debit)"},
-				&cli.StringFlag{Name: "target", Usage: "payd base `URL`", EnvVars: []string{"XCKIT_LB_URL"}},
+				"(eval \"$(xckit lab env)\" sets them for the lab). A target without the seeded accounts is\n" +
+				"prepared through --db first (or refused with --no-prepare).\n\nExample:\n" +
+				"   xckit bench run --scenario payment.debit --target http://127.0.0.1:28000 --rate 500 --duration 30s --db \"$XCKIT_GAUSS_DSN\"",
+			Flags: append([]cli.Flag{
+				&cli.StringFlag{Name: "scenario", Value: "payment.debit", Usage: scenarioList},
 				&cli.Float64Flag{Name: "rate", Usage: "open loop at this many operations per second"},
 				&cli.IntFlag{Name: "concurrency", Usage: "closed loop with N workers (or, with --rate, most operations in flight)"},
 				&cli.DurationFlag{Name: "duration", Value: 30 * time.Second, Usage: "steady-state time"},
 				&cli.DurationFlag{Name: "warmup", Value: 5 * time.Second, Usage: "warm-up, excluded from the figures"},
-				&cli.IntFlag{Name: "accounts", Value: 1000, Usage: "seeded accounts 1..N to spread payments over"},
-				&cli.StringFlag{Name: "channels", Value: "tenpay,alipay,other", Usage: "payd's channels, in its configured order"},
-				&cli.StringFlag{Name: "merchant", EnvVars: []string{"XCKIT_MERCHANT_ID"}, Usage: "merchant id"},
-				&cli.StringFlag{Name: "key", EnvVars: []string{"XCKIT_MERCHANT_KEY"}, Usage: "merchant key (prefer the environment)"},
-				&cli.StringFlag{Name: "sign-method", Value: platform.SignHMACSHA256, Usage: "hmac-sha256 or hmac-sm3"},
 				&cli.StringFlag{Name: "out", Usage: "also write the full summary as JSON to `FILE`"},
-			},
+			}, loadFlags()...),
 			Action: benchRun,
 		}},
 	}
 }
 
 func benchRun(c *cli.Context) error {
-	pct, ok := scenarioDebitPct[c.String("scenario")]
-	switch {
+	scenario := c.String("scenario")
+	switch _, ok := paymentScenarios[scenario]; {
 	case !ok:
-		return usage("--scenario %q: use payment.debit, payment.credit or payment.mixed", c.String("scenario"))
-	case c.String("target") == "":
-		return usage("--target: give payd's base URL (or set XCKIT_LB_URL)")
-	case c.Float64("rate") <= 0 && c.Int("concurrency") <= 0:
+		return usage("--scenario %q: use %s", scenario, scenarioList)
+	case c.Float64("rate") < 0 || c.Int("concurrency") < 0:
+		return usage("--rate and --concurrency cannot be negative")
+	case c.Float64("rate") == 0 && c.Int("concurrency") == 0:
 		return usage("give --rate TPS (open loop) or --concurrency N (closed loop)")
-	case c.String("merchant") == "" || c.String("key") == "":
-		return usage("--merchant and --key (or XCKIT_MERCHANT_ID and XCKIT_MERCHANT_KEY) are needed to sign requests")
-	case c.Int("accounts") <= 0:
-		return usage("--accounts must be positive")
+	case c.Duration("duration") <= 0 || c.Duration("warmup") < 0:
+		return usage("--duration must be positive and --warmup not negative")
 	}
-	conc := max(c.Int("concurrency"), 64)
-	client := &platform.Client{BaseURL: strings.TrimRight(c.String("target"), "/"), Merchant: c.String("merchant"), Key: c.String("key"),
-		SignMethod: c.String("sign-method"), HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conc, MaxConnsPerHost: 0}}}
-	w := &bench.PaymentWorkload{Client: client, Accounts: c.Int("accounts"), Channels: strings.Split(c.String("channels"), ","),
-		DebitPct: pct, RunID: bench.RunID("bench")}
-	log := logger(c)
-	log.Info("bench: running", "scenario", c.String("scenario"), "target", client.BaseURL, "rate", c.Float64("rate"),
+	l, err := newLoad(c, c.Int("concurrency"))
+	if err != nil {
+		return err
+	}
+	w, err := l.workload(scenario, bench.RunID("bench"))
+	if err != nil {
+		return usage("%v", err)
+	}
+	logger(c).Info("bench: running", "scenario", scenario, "target", l.client.BaseURL, "rate", c.Float64("rate"),
 		"concurrency", c.Int("concurrency"), "warmup", c.Duration("warmup"), "duration", c.Duration("duration"))
+	show, done := progressLine(c.App.ErrWriter, scenario)
 	s, err := bench.Run(c.Context, w, bench.Options{Rate: c.Float64("rate"), Concurrency: c.Int("concurrency"),
-		Duration: c.Duration("duration"), Warmup: c.Duration("warmup")})
+		Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Resources: l.sampler, Progress: show})
+	done()
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
@@ -83,7 +76,7 @@ func benchRun(c *cli.Context) error {
 			return &exitError{code: exitUsage, err: fmt.Errorf("write %s: %w", f, err)}
 		}
 	}
-	return emit(c, s, func(wr io.Writer) error { return printSummary(wr, c.String("scenario"), s) })
+	return emit(c, s, func(wr io.Writer) error { return printSummary(wr, scenario, s) })
 }
 
 func printSummary(w io.Writer, scenario string, s *bench.Summary) error {
@@ -106,6 +99,14 @@ func printSummary(w io.Writer, scenario string, s *bench.Summary) error {
 	}
 	if err := table(w, []any{"(ms)", "AVG", "P50", "P90", "P95", "P99", "P99.9", "MAX"}, rows); err != nil {
 		return err
+	}
+	if r := s.Resources; r != nil {
+		fmt.Fprintf(w, "this host: CPU %.1f%% avg (generator %.1f%%, other processes %.1f%%), memory %.1f%%\n", r.Avg.HostCPU, r.Avg.GeneratorCPU, r.OtherCPU, r.Avg.HostMem)
+		if r.PlatformSampled {
+			fmt.Fprintf(w, "platform: CPU %.2f%% avg %.2f%% peak of its host, memory %.2f%% (%.0f MiB)\n", r.Avg.PlatformCPU, r.Peak.PlatformCPU, r.Avg.PlatformMem, r.Avg.PlatformRSS/(1<<20))
+		} else if r.PlatformError != "" {
+			fmt.Fprintf(w, "platform: not sampled: %s\n", r.PlatformError)
+		}
 	}
 	if len(s.Errors) > 0 {
 		classes := make([]string, 0, len(s.Errors))

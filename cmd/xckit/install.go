@@ -201,10 +201,3 @@ func upgradeCommand() *cli.Command {
 		},
 	}
 }
-
-func splitList(s string) []string {
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, ",")
-}
