@@ -13,7 +13,7 @@ TESTLAB_DIR ?= $(or $(TMPDIR),/tmp)/xckit-testlab
 LAB_DIR     ?= .xckit-lab
 XCKIT       := bin/xckit
 
-.PHONY: help setup build test vet demo dist bench-payd bench-cdc lab-up lab-down clean
+.PHONY: help setup build test vet demo dist bench-payd bench-cdc bench-generator lab-up lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ demo: setup build ## the main job on the lab: check, install, acceptance, cutove
 
 bench-payd: setup build ## payd debit vs pgbench on the same SQL, fixed 500 TPS, capacity (about 6 min)
 	scripts/bench-payd.sh
+
+bench-generator: setup build ## the load generator vs wrk on a trivial endpoint, and its latency vs pgbench on the same SQL (about 3 min)
+	scripts/bench-generator.sh
 
 bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag at 1000 payments/s (about 2 min)
 	scripts/bench-cdc.sh

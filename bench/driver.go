@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 )
@@ -20,7 +21,7 @@ type Workload interface {
 // otherwise Concurrency workers run a closed loop.
 type Options struct {
 	Rate        float64
-	Concurrency int           // closed loop: workers; open loop: most operations in flight (default 4 x rate x 0.1s, at least 64)
+	Concurrency int           // closed loop: workers; open loop: most operations in flight (default DefaultInFlight)
 	Duration    time.Duration // steady state, after Warmup
 	Warmup      time.Duration
 	Timeout     time.Duration // per operation, default 10s
@@ -70,6 +71,13 @@ type Summary struct {
 	Resources *Resources `json:"resources,omitempty"`
 }
 
+// DefaultInFlight is the open loop's default bound on operations in flight: enough
+// for an average latency of 50 ms at the rate (at least 64). Operations beyond it
+// wait for a worker, their latency still counted from their intended start, so a
+// slow system shows as latency rather than as a generator opening ever more
+// connections.
+func DefaultInFlight(rate float64) int { return max(64, int(rate/20)) }
+
 // Run drives w with o and returns the steady-state summary.
 func Run(ctx context.Context, w Workload, o Options) (*Summary, error) {
 	if o.Duration <= 0 {
@@ -85,7 +93,7 @@ func Run(ctx context.Context, w Workload, o Options) (*Summary, error) {
 		o.LateAfter = 10 * time.Millisecond
 	}
 	if o.Rate > 0 && o.Concurrency <= 0 {
-		o.Concurrency = max(64, int(o.Rate*0.4))
+		o.Concurrency = DefaultInFlight(o.Rate)
 	}
 	start := time.Now()
 	rec := newRecorder(start, o.Warmup)
@@ -211,17 +219,32 @@ func openLoop(ctx context.Context, w Workload, o Options, start time.Time, total
 			for s := range queue {
 				began := time.Now()
 				res := runOne(ctx, w.Next(ctx, i), o.Timeout)
-				rec.record(s.intended, began, time.Now(), res, began.Sub(s.intended) > o.LateAfter)
+				// A slot handed out early (see lead) that starts before its time is
+				// measured from its start: its latency is then its service time.
+				from := s.intended
+				if began.Before(from) {
+					from = began
+				}
+				rec.record(from, began, time.Now(), res, began.Sub(s.intended) > o.LateAfter)
 			}
 		}()
 	}
 	interval := time.Duration(float64(time.Second) / o.Rate)
 	n := int64(total / interval)
 	var i int64
+	// The pacer keeps its own OS thread and sleeps on the kernel's precise timer (the
+	// runtime's timers wake up to a millisecond late for short waits). It hands each
+	// slot to a worker a little before its time (lead), because waking a parked
+	// goroutine takes tens of microseconds, and it sleeps only for waits of 200 µs or
+	// more: at high rates it hands out the few slots due that soon at once.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	preciseThread()
+	const lead, minSleep = 80 * time.Microsecond, 200 * time.Microsecond
 	for ; i < n && ctx.Err() == nil; i++ {
 		intended := start.Add(time.Duration(i) * interval)
-		if d := time.Until(intended); d > 0 {
-			time.Sleep(d)
+		if d := time.Until(intended) - lead; d >= minSleep {
+			sleepPrecise(d)
 		}
 		select {
 		case queue <- slot{intended: intended}:

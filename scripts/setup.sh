@@ -5,7 +5,8 @@
 set -euo pipefail
 
 PACKAGES=(postgresql-15 postgresql-15-wal2json mariadb-server nginx
-          qemu-user-static ansible openssh-server rpm chromium curl ca-certificates)
+          qemu-user-static ansible openssh-server rpm chromium curl ca-certificates
+          wrk)  # wrk: make bench-generator compares the generator with it
 
 missing=()
 for p in "${PACKAGES[@]}"; do

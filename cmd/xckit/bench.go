@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/xckit/xckit/bench"
+	"github.com/xckit/xckit/internal/dbx"
 )
 
 func benchCommand() *cli.Command {
@@ -23,7 +26,9 @@ func benchCommand() *cli.Command {
 			Usage: "run one scenario and print the steady-state figures",
 			UsageText: "xckit bench run --scenario NAME --target URL (--rate TPS | --concurrency N) --duration D\n" +
 				"   [--warmup D] [--accounts N] [--db DSN | --no-prepare] [--out FILE]\n\n" +
-				"Scenarios: " + scenarioList + ".\n" +
+				"Scenarios: " + scenarioList + ";\n" +
+				"ycsb.a ... ycsb.f at database level (go-ycsb's core workloads; --target is then the database DSN);\n" +
+				"http.get, plain GETs of --target (to measure the generator itself).\n" +
 				"Merchant and key come from --merchant/--key or XCKIT_MERCHANT_ID/XCKIT_MERCHANT_KEY\n" +
 				"(eval \"$(xckit lab env)\" sets them for the lab). A target without the seeded accounts is\n" +
 				"prepared through --db first (or refused with --no-prepare).\n\nExample:\n" +
@@ -35,6 +40,8 @@ func benchCommand() *cli.Command {
 				&cli.DurationFlag{Name: "duration", Value: 30 * time.Second, Usage: "steady-state time"},
 				&cli.DurationFlag{Name: "warmup", Value: 5 * time.Second, Usage: "warm-up, excluded from the figures"},
 				&cli.StringFlag{Name: "out", Usage: "also write the full summary as JSON to `FILE`"},
+				&cli.Int64Flag{Name: "records", Value: 10000, Usage: "ycsb.*: rows in usertable (loaded when the table holds another number, unless --no-prepare)"},
+				&cli.StringSliceFlag{Name: "ycsb-prop", Usage: "ycsb.*: a go-ycsb core workload property `KEY=VALUE` (fieldcount, requestdistribution, insertorder, ...); repeatable"},
 			}, loadFlags()...),
 			Action: benchRun,
 		}},
@@ -43,9 +50,11 @@ func benchCommand() *cli.Command {
 
 func benchRun(c *cli.Context) error {
 	scenario := c.String("scenario")
-	switch _, ok := paymentScenarios[scenario]; {
-	case !ok:
-		return usage("--scenario %q: use %s", scenario, scenarioList)
+	_, payment := paymentScenarios[scenario]
+	_, isYCSB := bench.YCSBScenario(scenario)
+	switch {
+	case !payment && !isYCSB && scenario != "http.get":
+		return usage("--scenario %q: use %s, ycsb.a ... ycsb.f, or http.get", scenario, scenarioList)
 	case c.Float64("rate") < 0 || c.Int("concurrency") < 0:
 		return usage("--rate and --concurrency cannot be negative")
 	case c.Float64("rate") == 0 && c.Int("concurrency") == 0:
@@ -53,19 +62,51 @@ func benchRun(c *cli.Context) error {
 	case c.Duration("duration") <= 0 || c.Duration("warmup") < 0:
 		return usage("--duration must be positive and --warmup not negative")
 	}
-	l, err := newLoad(c, c.Int("concurrency"))
-	if err != nil {
-		return err
+	var (
+		w       bench.Workload
+		sampler *bench.SamplerOptions
+		target  string
+	)
+	switch {
+	case scenario == "http.get":
+		if c.String("target") == "" {
+			return usage("--target: give the URL to GET")
+		}
+		conns := c.Int("concurrency")
+		if conns == 0 {
+			conns = bench.DefaultInFlight(c.Float64("rate"))
+		}
+		w = &bench.HTTPGetWorkload{URL: c.String("target"), Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}}
+		target = c.String("target")
+		if !c.Bool("no-resources") {
+			sampler = &bench.SamplerOptions{SystemProcesses: splitList(c.String("system-processes"))}
+		}
+	case isYCSB:
+		y, db, err := ycsbWorkload(c, scenario)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		defer y.Close()
+		w, target = y, db.DSN.String()
+		if !c.Bool("no-resources") {
+			sampler = &bench.SamplerOptions{SystemProcesses: splitList(c.String("system-processes"))}
+		}
+	default:
+		l, err := newLoad(c, max(c.Int("concurrency"), bench.DefaultInFlight(c.Float64("rate"))))
+		if err != nil {
+			return err
+		}
+		if w, err = l.workload(scenario, bench.RunID("bench")); err != nil {
+			return usage("%v", err)
+		}
+		sampler, target = l.sampler, l.client.BaseURL
 	}
-	w, err := l.workload(scenario, bench.RunID("bench"))
-	if err != nil {
-		return usage("%v", err)
-	}
-	logger(c).Info("bench: running", "scenario", scenario, "target", l.client.BaseURL, "rate", c.Float64("rate"),
+	logger(c).Info("bench: running", "scenario", scenario, "target", target, "rate", c.Float64("rate"),
 		"concurrency", c.Int("concurrency"), "warmup", c.Duration("warmup"), "duration", c.Duration("duration"))
 	show, done := progressLine(c.App.ErrWriter, scenario)
 	s, err := bench.Run(c.Context, w, bench.Options{Rate: c.Float64("rate"), Concurrency: c.Int("concurrency"),
-		Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Resources: l.sampler, Progress: show})
+		Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Resources: sampler, Progress: show})
 	done()
 	if err != nil {
 		return &exitError{code: exitUsage, err: err}
@@ -122,3 +163,44 @@ func printSummary(w io.Writer, scenario string, s *bench.Summary) error {
 }
 
 func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
+
+// ycsbWorkload opens the target database and readies a go-ycsb core workload on it.
+func ycsbWorkload(c *cli.Context, scenario string) (*bench.YCSBWorkload, *dbx.DB, error) {
+	name, _ := bench.YCSBScenario(scenario)
+	if c.String("target") == "" {
+		return nil, nil, usage("--target: give the database DSN for %s", scenario)
+	}
+	if c.Int64("records") <= 0 {
+		return nil, nil, usage("--records must be positive")
+	}
+	props := map[string]string{}
+	for _, kv := range c.StringSlice("ycsb-prop") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, nil, usage("--ycsb-prop %q: give KEY=VALUE, as requestdistribution=uniform", kv)
+		}
+		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	db, err := dbx.Open(c.Context, c.String("target"), dbx.Options{AppName: "xckit-bench", MaxOpenConns: max(c.Int("concurrency"), 64)})
+	if err != nil {
+		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("--target: %w", err)}
+	}
+	y, err := bench.NewYCSB(bench.YCSBOptions{DB: db, Workload: name, Records: c.Int64("records"), Props: props})
+	if err != nil {
+		db.Close()
+		return nil, nil, usage("%v", err)
+	}
+	if c.Bool("no-prepare") {
+		return y, db, nil
+	}
+	start := time.Now()
+	n, err := y.Prepare(c.Context)
+	if err != nil {
+		db.Close()
+		return nil, nil, failed("%s: prepare usertable: %w", scenario, err)
+	}
+	if n > 0 {
+		logger(c).Info("bench: loaded usertable", "rows", n, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return y, db, nil
+}
