@@ -59,6 +59,10 @@ func chart(title, xlabel, ylabel string, lines []series, limit float64, ticks pl
 		l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(l)
 	}
+	p.Y.Min = 0 // a scale from zero: a 0.2% wobble must not look like a collapse
+	if p.Y.Max <= 0 {
+		p.Y.Max = 1
+	}
 	c := vgsvg.New(6*vg.Inch, 2.6*vg.Inch)
 	p.Draw(drawCanvas(c))
 	var b bytes.Buffer
