@@ -189,10 +189,13 @@ func TestPlaybooksOverSSH(t *testing.T) {
 	if !strings.Contains(out, "changed=1") {
 		t.Errorf("first install.yml should change every host:\n%s", out)
 	}
-	if strings.Contains(out, gaussAdmin.Password) || strings.Contains(out, env.MerchantKey) {
+	if strings.Contains(out, gaussAdmin.Password) || strings.Contains(out, gauss.Password) || strings.Contains(out, env.MerchantKey) {
 		t.Error("ansible's output shows a secret")
 	}
 	out = playbook("install.yml")
+	if strings.Contains(out, gaussAdmin.Password) || strings.Contains(out, gauss.Password) || strings.Contains(out, env.MerchantKey) {
+		t.Error("ansible's output shows a secret")
+	}
 	if strings.Contains(out, "changed=1") || !strings.Contains(out, "changed=0") {
 		t.Errorf("a second install.yml must report no changes:\n%s", out)
 	}

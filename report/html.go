@@ -163,7 +163,8 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 <h2>Environment</h2>
 <table><tr><th>host</th><td>{{.R.Host.Hostname}}</td></tr><tr><th>CPU</th><td>{{.R.Host.CPU}} ({{.R.Host.Arch}}, {{.R.Host.Cores}} cores)</td></tr>
 <tr><th>memory</th><td>{{.R.Host.MemoryGB}} GiB</td></tr><tr><th>OS</th><td>{{.R.Host.OS}}, kernel {{.R.Host.Kernel}}</td></tr>
-<tr><th>system under test</th><td>{{range $k, $v := .R.System}}{{$k}}: {{val $v}}; {{end}}</td></tr><tr><th>command</th><td>{{host .R.Command}}</td></tr></table>
+<tr><th>system under test</th><td>{{range $k, $v := .R.System}}{{$k}}: {{val $v}}; {{end}}</td></tr>
+{{if .R.Database}}<tr><th>database</th><td>{{range $k, $v := .R.Database}}{{$k}}: {{$v}}; {{end}}</td></tr>{{end}}<tr><th>command</th><td>{{host .R.Command}}</td></tr></table>
 {{range .Charts}}<div class="case"><h2>{{.Name}}</h2>
 {{with .Res}}<table class="resources"><tr><th>steady state</th><th>host CPU %</th><th>host mem %</th><th>disk read</th><th>disk write</th><th>net in</th><th>net out</th><th>generator CPU %</th><th>platform CPU %</th><th>platform mem %</th></tr>
 <tr><td>average</td><td>{{f1 .Avg.HostCPU}}</td><td>{{f1 .Avg.HostMem}}</td><td>{{bps .Avg.DiskRead}}</td><td>{{bps .Avg.DiskWrite}}</td><td>{{bps .Avg.NetRecv}}</td><td>{{bps .Avg.NetSent}}</td><td>{{f1 .Avg.GeneratorCPU}}</td><td>{{f2 .Avg.PlatformCPU}}</td><td>{{f2 .Avg.PlatformMem}}</td></tr>

@@ -56,7 +56,7 @@ func sample() Results {
 	c2.Name, c2.Scenario = "credit", "payment.credit"
 	r := Results{Schema: Schema, Kind: "acceptance", Started: time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC), Finished: time.Date(2026, 11, 22, 3, 1, 0, 0, time.UTC),
 		Command: "xckit bench acceptance --target http://127.0.0.1:28000", Profile: "lab", Target: "http://127.0.0.1:28000", XckitVer: "test",
-		System: map[string]any{"database": "PostgreSQL 15.18"}}
+		System: map[string]any{"database": "PostgreSQL 15.18"}, Database: map[string]string{"engine": "PostgreSQL 15.18", "shared_buffers": "128MB"}}
 	r.Cases = []Case{{Case: c, Summary: s, Verdict: bench.Judge(c, s)}, {Case: c2, Summary: &bad, Verdict: bench.Judge(c2, &bad)}}
 	r.Pass = r.Cases[0].Verdict.Pass && r.Cases[1].Verdict.Pass
 	return r
@@ -194,7 +194,7 @@ func TestResultsSchemaGolden(t *testing.T) {
 	walk = func(p string, v any) {
 		switch x := v.(type) {
 		case map[string]any:
-			if p == ".system_under_test" || strings.HasSuffix(p, ".errors") { // free-form maps
+			if p == ".system_under_test" || p == ".database" || strings.HasSuffix(p, ".errors") { // free-form maps
 				paths[p+" object"] = true
 				return
 			}

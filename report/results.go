@@ -34,6 +34,7 @@ type Results struct {
 	Target   string             `json:"target"`
 	Host     checks.Fingerprint `json:"host"`
 	System   map[string]any     `json:"system_under_test,omitempty"` // what the target's /readyz said
+	Database map[string]string  `json:"database,omitempty"`          // engine, version and key settings, when --db was given
 	XckitVer string             `json:"xckit_version"`
 	Cases    []Case             `json:"cases"`
 	// Repeat is how many times each case ran (certification mode, bench acceptance

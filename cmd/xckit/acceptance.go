@@ -73,6 +73,14 @@ func benchAcceptance(c *cli.Context) error {
 		json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&res.System)
 		resp.Body.Close()
 	}
+	if c.String("db") != "" {
+		db, err := openDSN(c, "db")
+		if err != nil {
+			return err
+		}
+		res.Database = bench.DatabaseFingerprint(c.Context, db)
+		db.Close()
+	}
 	scale, repeat := c.Float64("scale"), c.Int("repeat")
 	if repeat > 1 {
 		res.Repeat = repeat

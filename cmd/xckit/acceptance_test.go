@@ -21,7 +21,8 @@ func TestAcceptanceOnTheLab(t *testing.T) {
 	modest := filepath.Join(t.TempDir(), "modest.yaml")
 	os.WriteFile(modest, []byte("name: modest\nextends: lab\nacceptance:\n  cases:\n    - name: debit\n      scenario: payment.debit\n      tps: 100\n      duration: 20s\n      max_avg_latency: 2s\n      min_success: 100%\n    - name: credit\n      scenario: payment.credit\n      tps: 100\n      duration: 20s\n      max_avg_latency: 2s\n      min_success: 100%\n"), 0o644)
 	out := t.TempDir()
-	code, stdout, errs := runCLI(t, "bench", "acceptance", "--profile", modest, "--target", env.LegacyURL, "--scale", "0.1", "--out", out)
+	code, stdout, errs := runCLI(t, "bench", "acceptance", "--profile", modest, "--target", env.LegacyURL, "--scale", "0.1", "--out", out,
+		"--db", env.LegacyDSN)
 	if code != 0 || !strings.Contains(stdout, "PASS") {
 		t.Fatalf("acceptance on the lab: exit %d\n%s\n%s", code, stdout, errs)
 	}
@@ -39,6 +40,9 @@ func TestAcceptanceOnTheLab(t *testing.T) {
 	r, _, err := report.Load(out)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if r.Database["engine"] == "" || r.Database["innodb_flush_log_at_trx_commit"] == "" {
+		t.Errorf("the database fingerprint is missing: %v", r.Database)
 	}
 	for _, c := range r.Cases {
 		res := c.Summary.Resources
