@@ -41,10 +41,11 @@ type Legacy struct {
 
 // Switch is the traffic switch (the site's F5).
 type Switch struct {
-	Driver string            `yaml:"driver"` // nginx or exec
-	Nginx  NginxSwitchConfig `yaml:"nginx"`
-	Exec   ExecSwitchConfig  `yaml:"exec"`
-	Probe  string            `yaml:"probe"` // URL through the balancer for smoke tests
+	Driver  string              `yaml:"driver"` // nginx, haproxy or exec
+	Nginx   NginxSwitchConfig   `yaml:"nginx"`
+	HAProxy HAProxySwitchConfig `yaml:"haproxy"`
+	Exec    ExecSwitchConfig    `yaml:"exec"`
+	Probe   string              `yaml:"probe"` // URL through the balancer for smoke tests
 }
 
 // CDC names the replication between the sides.

@@ -35,10 +35,12 @@ func NewSwitcher(s Switch) (Switcher, error) {
 	switch s.Driver {
 	case "nginx":
 		return &nginxSwitch{c: s.Nginx}, nil
+	case "haproxy":
+		return newHAProxySwitch(s.HAProxy)
 	case "exec":
 		return &execSwitch{c: s.Exec}, nil
 	}
-	return nil, fmt.Errorf("switch.driver %q: use nginx or exec", s.Driver)
+	return nil, fmt.Errorf("switch.driver %q: use nginx, haproxy or exec", s.Driver)
 }
 
 // NginxSwitchConfig drives an nginx that includes RouteFile inside its server block.

@@ -6,7 +6,7 @@ set -euo pipefail
 
 PACKAGES=(postgresql-15 postgresql-15-wal2json mariadb-server nginx
           qemu-user-static ansible openssh-server rpm chromium curl ca-certificates
-          wrk)  # wrk: make bench-generator compares the generator with it
+          wrk haproxy)  # wrk: make bench-generator; haproxy: the switch driver's test
 
 missing=()
 for p in "${PACKAGES[@]}"; do
