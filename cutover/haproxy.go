@@ -111,24 +111,10 @@ func (h *haproxySwitch) Route(ctx context.Context, to Side) error {
 	if h.c.SideURL == "" {
 		return nil
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	agreed := 0
-	var last string
-	for time.Now().Before(deadline) {
-		if got, err := h.probe(ctx); err == nil && got == to {
-			if agreed++; agreed >= 3 {
-				return nil
-			}
-		} else {
-			agreed, last = 0, fmt.Sprintf("%s %v", got, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return fmt.Errorf("requests through haproxy do not reach %s 10 s after the switch (last: %s)", to, last)
+	return untilAgreed(ctx, func(ctx context.Context) (bool, string) {
+		got, err := h.probe(ctx)
+		return err == nil && got == to, fmt.Sprintf("%q %v", got, err)
+	}, fmt.Sprintf("requests through haproxy do not reach %s 10 s after the switch", to))
 }
 
 // probe asks through HAProxy which side answers: 503 is none.

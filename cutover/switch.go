@@ -119,10 +119,24 @@ func (n *nginxSwitch) Route(ctx context.Context, to Side) error {
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("reload nginx (pid %d): %w", pid, err)
 	}
+	return untilAgreed(ctx, func(ctx context.Context) (bool, string) {
+		cur, err := n.Current(ctx)
+		if !oldWorkersRetired(oldWorkers) {
+			return false, "old nginx workers still accepting"
+		}
+		return err == nil && cur == to, fmt.Sprintf("reports %q %v", cur, err)
+	}, fmt.Sprintf("the balancer does not report %s 10 s after the reload", to))
+}
+
+// untilAgreed polls ok until it holds three times in a row (one probe answered the
+// new way proves little about the next request), for at most 10 s; failing names
+// what the last poll saw.
+func untilAgreed(ctx context.Context, ok func(context.Context) (bool, string), failure string) error {
 	deadline := time.Now().Add(10 * time.Second)
-	agreed := 0
+	agreed, last := 0, ""
 	for time.Now().Before(deadline) {
-		if cur, err := n.Current(ctx); err == nil && cur == to && oldWorkersRetired(oldWorkers) {
+		var good bool
+		if good, last = ok(ctx); good {
 			if agreed++; agreed >= 3 {
 				return nil
 			}
@@ -135,7 +149,7 @@ func (n *nginxSwitch) Route(ctx context.Context, to Side) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("the balancer does not report %s 10 s after the reload (old workers still accepting: %v)", to, !oldWorkersRetired(oldWorkers))
+	return fmt.Errorf("%s (last: %s)", failure, last)
 }
 
 // childProcesses lists the pids whose parent is pid (nginx's workers), from /proc.
