@@ -245,10 +245,25 @@ func GetStatus(ctx context.Context, source, target *dbx.DB, slot string) (Status
 	if cur > caught {
 		st.LagBytes = int64(cur - caught)
 	}
-	if since := cp.SeenAt; !since.IsZero() {
-		st.LagSeconds = time.Since(since).Seconds()
-	}
+	st.LagSeconds = lagSeconds(cp, time.Now())
 	return st, nil
+}
+
+// lagSeconds bounds how long ago the oldest unapplied commit can be. Two bounds, the
+// tighter wins: as of SeenAt everything before SeenLSN was applied (set when the
+// pipeline found nothing more to read), and everything committed before the last
+// applied transaction's commit time is applied (transactions apply in commit order).
+// Under steady load the pipeline is never idle, so SeenAt alone grows stale while
+// the CDC keeps up.
+func lagSeconds(cp Checkpoint, now time.Time) float64 {
+	since := cp.SeenAt
+	if cp.CommitTime.After(since) {
+		since = cp.CommitTime
+	}
+	if since.IsZero() {
+		return 0
+	}
+	return max(0, now.Sub(since).Seconds())
 }
 
 // WaitApplied waits until every source transaction committed before lsn is applied
