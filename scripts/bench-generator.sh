@@ -46,7 +46,9 @@ echo
 
 echo "### Same SQL, same fixed rate: xckit ycsb.* against pgbench -R (gauss, $RECORDS rows)"
 echo
-psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS xckit_ycsb" -c "CREATE DATABASE xckit_ycsb OWNER pay" >/dev/null 2>&1
+# A rollback (make demo) fences role pay read-only; this scratch database is exempted.
+psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS xckit_ycsb" -c "CREATE DATABASE xckit_ycsb OWNER pay" \
+  -c "ALTER ROLE pay IN DATABASE xckit_ycsb SET default_transaction_read_only = off" >/dev/null 2>&1
 dsn="${XCKIT_GAUSS_DSN%/payd}/xckit_ycsb"
 pw=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$dsn")
 port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$dsn")
