@@ -16,7 +16,7 @@ XCKIT       := bin/xckit
 .PHONY: help setup build test vet demo dist bench-payd bench-cdc bench-generator lab-up lab-down clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 setup: ## install missing apt packages (postgresql-15, mariadb-server, nginx, ...) and Go modules
 	@scripts/setup.sh
@@ -58,7 +58,7 @@ demo: setup build ## the main job on the lab: check, install, acceptance, cutove
 bench-payd: setup build ## payd debit vs pgbench on the same SQL, fixed 500 TPS, capacity (about 6 min)
 	scripts/bench-payd.sh
 
-bench-generator: setup build ## the load generator vs wrk on a trivial endpoint, and its latency vs pgbench on the same SQL (about 3 min)
+bench-generator: setup build ## the load generator vs wrk on a trivial endpoint, and its latency vs pgbench on the same SQL (about 4 min)
 	scripts/bench-generator.sh
 
 bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag at 1000 payments/s (about 2 min)
