@@ -34,7 +34,7 @@ func benchCommand() *cli.Command {
 				"prepared through --db first (or refused with --no-prepare).\n\nExample:\n" +
 				"   xckit bench run --scenario payment.debit --target http://127.0.0.1:28000 --rate 500 --duration 30s --db \"$XCKIT_GAUSS_DSN\"",
 			Flags: append([]cli.Flag{
-				&cli.StringFlag{Name: "scenario", Value: "payment.debit", Usage: scenarioList},
+				&cli.StringFlag{Name: "scenario", Value: "payment.debit", Usage: scenarioList + ", ycsb.a ... ycsb.f (--target DSN), http.get"},
 				&cli.Float64Flag{Name: "rate", Usage: "open loop at this many operations per second"},
 				&cli.IntFlag{Name: "concurrency", Usage: "closed loop with N workers (or, with --rate, most operations in flight)"},
 				&cli.DurationFlag{Name: "duration", Value: 30 * time.Second, Usage: "steady-state time"},
