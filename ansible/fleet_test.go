@@ -142,7 +142,7 @@ func TestPlaybooksOverSSH(t *testing.T) {
 	results := filepath.Join(tmp, "results")
 	extra := fmt.Sprintf(`{"xckit_binaries": {"amd64": %q, "arm64": %q}, "xckit_local_bin": %q, "xckit_results": %q, "xckit_profile": "lab", "xckit_merchant_id": %q, "xckit_merchant_key": %q}`,
 		bins, bins, filepath.Join(bins, "xckit"), results, env.MerchantID, env.MerchantKey)
-	playbook := func(name string) string {
+	playbook := func(args ...string) string {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
 		for _, h := range hosts { // sshd is up when it answers
@@ -154,13 +154,13 @@ func TestPlaybooksOverSSH(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
-		cmd := exec.Command("ansible-playbook", "-i", invFile, "-e", extra, name)
+		cmd := exec.Command("ansible-playbook", append([]string{"-i", invFile, "-e", extra}, args...)...)
 		// No ssh connection sharing: nothing outlives the playbook.
 		cmd.Env = append(os.Environ(), "ANSIBLE_HOST_KEY_CHECKING=False", "ANSIBLE_NOCOLOR=1", "ANSIBLE_RETRY_FILES_ENABLED=0",
 			"ANSIBLE_SSH_ARGS=-o ControlMaster=no -o ControlPersist=no")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
-			t.Fatalf("ansible-playbook %s: %v\n%s", name, err, out)
+			t.Fatalf("ansible-playbook %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return string(out)
 	}
@@ -191,6 +191,11 @@ func TestPlaybooksOverSSH(t *testing.T) {
 	}
 	if strings.Contains(out, gaussAdmin.Password) || strings.Contains(out, gauss.Password) || strings.Contains(out, env.MerchantKey) {
 		t.Error("ansible's output shows a secret")
+	}
+	// --check: every host prints its install plan, and nothing changes.
+	out = playbook("--check", "install.yml")
+	if strings.Count(out, "would run") != 3 || strings.Contains(out, "changed=1") || !strings.Contains(out, "changed=0") {
+		t.Errorf("install.yml --check must print three plans and change nothing:\n%s", out)
 	}
 	out = playbook("install.yml")
 	if strings.Contains(out, gaussAdmin.Password) || strings.Contains(out, gauss.Password) || strings.Contains(out, env.MerchantKey) {

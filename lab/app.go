@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -85,6 +86,14 @@ func (a *legacyApp) up(ctx context.Context) error {
 	if err := a.writeConfig(); err != nil {
 		return err
 	}
+	if a.running() {
+		if why := staleBinary(a.pid(), bin); why != "" {
+			a.log.Info("lab: restarting the legacy payd", "why", why)
+			if err := a.down(ctx); err != nil {
+				return fmt.Errorf("restart the legacy payd (%s): %w", why, err)
+			}
+		}
+	}
 	if !a.running() {
 		for _, args := range [][]string{
 			{"--config", a.conf(), "--log-level", "warn", "migrate"},
@@ -123,6 +132,24 @@ func (a *legacyApp) up(ctx context.Context) error {
 		}
 	}
 	return routeIfUnrouted(ctx, a.s, "legacy", a.s.LegacyAppPort)
+}
+
+// staleBinary says why the process pid does not run bin as it is now (rebuilt since it
+// started, or another file), or "" when it does or Linux cannot tell.
+func staleBinary(pid int, bin string) string {
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return ""
+	}
+	if strings.HasSuffix(exe, " (deleted)") {
+		return "its binary was rebuilt since it started"
+	}
+	if abs, err := filepath.Abs(bin); err == nil {
+		if real, err := filepath.EvalSymlinks(abs); err == nil && real != exe {
+			return fmt.Sprintf("it runs %s, the lab's payd is %s", exe, real)
+		}
+	}
+	return ""
 }
 
 func (a *legacyApp) probe(ctx context.Context) error {

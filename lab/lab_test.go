@@ -138,3 +138,33 @@ func TestDamagedStateIsAClearError(t *testing.T) {
 		t.Errorf("damaged state: %v", err)
 	}
 }
+
+// TestStaleBinary tells a process running a binary as it is from one whose binary was
+// rebuilt (replaced) since it started, or that runs another file.
+func TestStaleBinary(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "sleeper")
+	src, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(src)
+	os.WriteFile(bin, b, 0o755)
+	cmd := exec.Command(bin, "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if why := staleBinary(cmd.Process.Pid, bin); why != "" {
+		t.Errorf("fresh process reported stale: %s", why)
+	}
+	if why := staleBinary(cmd.Process.Pid, src); !strings.Contains(why, "the lab's payd is") {
+		t.Errorf("another file: %q", why)
+	}
+	// A rebuild writes a new file over the old name.
+	os.WriteFile(bin+".new", b, 0o755)
+	os.Rename(bin+".new", bin)
+	if why := staleBinary(cmd.Process.Pid, bin); !strings.Contains(why, "rebuilt") {
+		t.Errorf("after a rebuild: %q", why)
+	}
+}
