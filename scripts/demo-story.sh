@@ -10,14 +10,17 @@ X=bin/xckit
 LAB_DIR=${LAB_DIR:-.xckit-lab}
 SITE="$LAB_DIR/site.yaml"
 eval "$($X lab env --dir "$LAB_DIR")"
-INSTALL=(--profile lab --db "$XCKIT_GAUSS_DSN" --admin-db "$XCKIT_GAUSS_ADMIN_DSN" --prefix "$LAB_DIR/new" --listen 127.0.0.1:28080)
-CDC_SRC="${XCKIT_GAUSS_ADMIN_DSN%/postgres}/payd"
+# DSNs reach xckit through its environment, as on a site: never on a command line,
+# where ps would show their passwords.
+export XCKIT_DB="$XCKIT_GAUSS_DSN" XCKIT_ADMIN_DB="$XCKIT_GAUSS_ADMIN_DSN"
+export XCKIT_CDC_SOURCE="${XCKIT_GAUSS_ADMIN_DSN%/postgres}/payd" XCKIT_CDC_TARGET="$XCKIT_LEGACY_DSN"
+INSTALL=(--profile lab --prefix "$LAB_DIR/new" --listen 127.0.0.1:28080)
 step() { printf '\n== %s\n' "$*"; }
 
 # A previous demo's new side goes: its install, CDC and database.
 $X uninstall "${INSTALL[@]}" --log-level warn >/dev/null 2>&1 || true
 [ -f "$LAB_DIR/new/run/cdc.pid" ] && kill "$(cat "$LAB_DIR/new/run/cdc.pid")" 2>/dev/null || true
-$X cdc drop --source "$CDC_SRC" --target "$XCKIT_LEGACY_DSN" --yes --log-level warn 2>/dev/null || true
+$X cdc drop --yes --log-level warn 2>/dev/null || true
 psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS payd" -c "ALTER ROLE pay RESET default_transaction_read_only" 2>/dev/null
 # The legacy platform is the live one at the start of the story.
 $X lab up --dir "$LAB_DIR" --log-level warn >/dev/null
@@ -27,7 +30,7 @@ $X install "${INSTALL[@]}" --plan
 $X install "${INSTALL[@]}"
 
 step "xckit bench acceptance: the lab profile's cases (debit and credit at 500 TPS) against the new payd"
-$X bench prepare --db "$XCKIT_GAUSS_DSN" --accounts 1000
+$X bench prepare --accounts 1000
 $X bench acceptance --profile lab --target http://127.0.0.1:28080 --scale 0.2 --out "$LAB_DIR/acceptance" --log-level warn
 
 step "xckit cutover --site $SITE --acceptance $LAB_DIR/acceptance --yes"
@@ -35,7 +38,7 @@ $X cutover --site "$SITE" --acceptance "$LAB_DIR/acceptance" --yes
 
 step "payments through the balancer to the new system: 500 TPS for 10 s"
 $X bench run --target "$XCKIT_LB_URL" --scenario payment.mixed --rate 500 --duration 10s --warmup 2s --log-level warn
-$X cdc status --source "$CDC_SRC" --target "$XCKIT_LEGACY_DSN"
+$X cdc status
 
 step "xckit rollback --site $SITE --yes, while 500 payments/s keep coming through the balancer"
 $X bench run --target "$XCKIT_LB_URL" --scenario payment.mixed --rate 500 --duration 8s --warmup 1s --log-level warn > "$LAB_DIR/rollback-load.txt" 2>&1 &
