@@ -32,6 +32,7 @@ var spreadMetrics = []struct {
 }{
 	{"platform CPU", "%", 1, func(r *Resources) (float64, bool) { return r.Avg.PlatformCPU, r.PlatformSampled }},
 	{"platform memory", "%", 0, func(r *Resources) (float64, bool) { return r.Avg.PlatformMem, r.PlatformSampled }},
+	{"platform host CPU", "%", 1, func(r *Resources) (float64, bool) { return r.Avg.PlatformHostCPU, r.PlatformSampled }},
 	{"host CPU", "%", 1, func(r *Resources) (float64, bool) { return r.Avg.HostCPU, true }},
 	{"host memory", "%", 0, func(r *Resources) (float64, bool) { return r.Avg.HostMem, true }},
 	{"disk", "B/s", 64 << 10, func(r *Resources) (float64, bool) { return r.Avg.DiskRead + r.Avg.DiskWrite, true }},

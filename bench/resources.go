@@ -54,6 +54,9 @@ type ResourceSample struct {
 	PlatformCPU  float64 `json:"platform_cpu_pct"`
 	PlatformMem  float64 `json:"platform_mem_pct"`
 	PlatformRSS  float64 `json:"platform_rss_bytes"`
+	// The platform host's whole use, when its /metrics publishes it (payd does).
+	PlatformHostCPU float64 `json:"platform_host_cpu_pct"`
+	PlatformHostMem float64 `json:"platform_host_mem_pct"`
 }
 
 // ProcessCPU is the steady-state CPU of the processes of one name on this host.
@@ -102,6 +105,8 @@ type counters struct {
 	gen                      float64
 	plat                     float64 // platform process CPU seconds
 	platOK                   bool
+	hostBusy, hostTotal      float64 // the platform host's CPU seconds
+	hostOK                   bool
 }
 
 // StartSampler begins sampling; Stop ends it and returns what it saw.
@@ -212,6 +217,7 @@ func (s *Sampler) read(ctx context.Context) counters {
 		} else {
 			s.res.PlatformSampled = true
 			c.plat, c.platOK = m.cpuSeconds, true
+			c.hostBusy, c.hostTotal, c.hostOK = m.hostBusy, m.hostTotal, m.hostOK
 			s.last = m
 		}
 		s.mu.Unlock()
@@ -257,11 +263,19 @@ func (s *Sampler) sample(i int, a, b counters) ResourceSample {
 			x.PlatformMem = 100 * m.rss / m.memory
 		}
 	}
+	if a.hostOK && b.hostOK && b.hostTotal > a.hostTotal {
+		x.PlatformHostCPU = 100 * (b.hostBusy - a.hostBusy) / (b.hostTotal - a.hostTotal)
+	}
+	if b.hostOK && m.memory > 0 {
+		x.PlatformHostMem = 100 * m.hostUsed / m.memory
+	}
 	return x
 }
 
 type platformMetrics struct {
 	cpuSeconds, rss, cpus, memory float64
+	hostBusy, hostTotal, hostUsed float64 // optional: the whole platform host
+	hostOK                        bool
 }
 
 // scrape reads the platform's process CPU seconds, resident memory and host size.
@@ -308,6 +322,11 @@ func (s *Sampler) scrape(ctx context.Context) (platformMetrics, error) {
 			return m, fmt.Errorf("platform metrics %s: no %s (the platform's CPU and memory shares cannot be judged)", s.o.MetricsURL, name)
 		}
 	}
+	var hok [3]bool
+	m.hostBusy, hok[0] = val("payd_host_cpu_busy_seconds_total")
+	m.hostTotal, hok[1] = val("payd_host_cpu_seconds_total")
+	m.hostUsed, hok[2] = val("payd_host_memory_used_bytes")
+	m.hostOK = hok[0] && hok[1] && hok[2]
 	return m, nil
 }
 
@@ -344,6 +363,8 @@ var sampleFields = []func(*ResourceSample) *float64{
 	func(x *ResourceSample) *float64 { return &x.PlatformCPU },
 	func(x *ResourceSample) *float64 { return &x.PlatformMem },
 	func(x *ResourceSample) *float64 { return &x.PlatformRSS },
+	func(x *ResourceSample) *float64 { return &x.PlatformHostCPU },
+	func(x *ResourceSample) *float64 { return &x.PlatformHostMem },
 }
 
 // snapshotProcesses reads every process's CPU seconds so far.

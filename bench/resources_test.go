@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +19,7 @@ import (
 // metricsServer serves real client_golang output: the process collector of this
 // process, and (when withHost) payd's host-size gauges.
 func metricsServer(t *testing.T, withHost bool) string {
+	var scrapes atomic.Int64
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if withHost {
@@ -25,9 +27,15 @@ func metricsServer(t *testing.T, withHost bool) string {
 		cpus.Set(2)
 		memory := prometheus.NewGauge(prometheus.GaugeOpts{Name: "payd_host_memory_bytes"})
 		memory.Set(1 << 34)
-		reg.MustRegister(cpus, memory)
+		// The whole host: 1 busy second in every 4 between scrapes, 4 GiB in use.
+		busy := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "payd_host_cpu_busy_seconds_total"}, func() float64 { return float64(scrapes.Load()) })
+		total := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "payd_host_cpu_seconds_total"}, func() float64 { return 4 * float64(scrapes.Load()) })
+		used := prometheus.NewGauge(prometheus.GaugeOpts{Name: "payd_host_memory_used_bytes"})
+		used.Set(1 << 32)
+		reg.MustRegister(cpus, memory, busy, total, used)
 	}
-	srv := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { scrapes.Add(1); h.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	return srv.URL + "/metrics"
 }
@@ -51,6 +59,9 @@ func TestSamplerSeesPlatformAndOtherLoad(t *testing.T) {
 	}
 	if !r.PlatformSampled || r.PlatformError != "" || r.Avg.PlatformMem <= 0 || r.Avg.PlatformRSS <= 0 {
 		t.Fatalf("platform not sampled: %+v", r)
+	}
+	if r.Avg.PlatformHostCPU != 25 || r.Avg.PlatformHostMem != 25 {
+		t.Errorf("platform host CPU %.2f%%, memory %.2f%%: want 25%% and 25%%", r.Avg.PlatformHostCPU, r.Avg.PlatformHostMem)
 	}
 	if r.Avg.HostCPU < 5 || r.Peak.HostCPU < r.Avg.HostCPU {
 		t.Fatalf("host CPU avg %.1f peak %.1f with a core busy", r.Avg.HostCPU, r.Peak.HostCPU)

@@ -166,9 +166,9 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 <tr><th>system under test</th><td>{{range $k, $v := .R.System}}{{$k}}: {{val $v}}; {{end}}</td></tr>
 {{if .R.Database}}<tr><th>database</th><td>{{range $k, $v := .R.Database}}{{$k}}: {{$v}}; {{end}}</td></tr>{{end}}<tr><th>command</th><td>{{host .R.Command}}</td></tr></table>
 {{range .Charts}}<div class="case"><h2>{{.Name}}</h2>
-{{with .Res}}<table class="resources"><tr><th>steady state</th><th>host CPU %</th><th>host mem %</th><th>disk read</th><th>disk write</th><th>net in</th><th>net out</th><th>generator CPU %</th><th>platform CPU %</th><th>platform mem %</th></tr>
-<tr><td>average</td><td>{{f1 .Avg.HostCPU}}</td><td>{{f1 .Avg.HostMem}}</td><td>{{bps .Avg.DiskRead}}</td><td>{{bps .Avg.DiskWrite}}</td><td>{{bps .Avg.NetRecv}}</td><td>{{bps .Avg.NetSent}}</td><td>{{f1 .Avg.GeneratorCPU}}</td><td>{{f2 .Avg.PlatformCPU}}</td><td>{{f2 .Avg.PlatformMem}}</td></tr>
-<tr><td>peak</td><td>{{f1 .Peak.HostCPU}}</td><td>{{f1 .Peak.HostMem}}</td><td>{{bps .Peak.DiskRead}}</td><td>{{bps .Peak.DiskWrite}}</td><td>{{bps .Peak.NetRecv}}</td><td>{{bps .Peak.NetSent}}</td><td>{{f1 .Peak.GeneratorCPU}}</td><td>{{f2 .Peak.PlatformCPU}}</td><td>{{f2 .Peak.PlatformMem}}</td></tr></table>
+{{with .Res}}<table class="resources"><tr><th>steady state</th><th>host CPU %</th><th>host mem %</th><th>disk read</th><th>disk write</th><th>net in</th><th>net out</th><th>generator CPU %</th><th>platform CPU %</th><th>platform mem %</th><th>platform host CPU %</th><th>platform host mem %</th></tr>
+<tr><td>average</td><td>{{f1 .Avg.HostCPU}}</td><td>{{f1 .Avg.HostMem}}</td><td>{{bps .Avg.DiskRead}}</td><td>{{bps .Avg.DiskWrite}}</td><td>{{bps .Avg.NetRecv}}</td><td>{{bps .Avg.NetSent}}</td><td>{{f1 .Avg.GeneratorCPU}}</td><td>{{f2 .Avg.PlatformCPU}}</td><td>{{f2 .Avg.PlatformMem}}</td><td>{{f1 .Avg.PlatformHostCPU}}</td><td>{{f1 .Avg.PlatformHostMem}}</td></tr>
+<tr><td>peak</td><td>{{f1 .Peak.HostCPU}}</td><td>{{f1 .Peak.HostMem}}</td><td>{{bps .Peak.DiskRead}}</td><td>{{bps .Peak.DiskWrite}}</td><td>{{bps .Peak.NetRecv}}</td><td>{{bps .Peak.NetSent}}</td><td>{{f1 .Peak.GeneratorCPU}}</td><td>{{f2 .Peak.PlatformCPU}}</td><td>{{f2 .Peak.PlatformMem}}</td><td>{{f1 .Peak.PlatformHostCPU}}</td><td>{{f1 .Peak.PlatformHostMem}}</td></tr></table>
 {{if .PlatformError}}<div class="warn">platform figures: {{.PlatformError}}</div>{{end}}
 {{if .Processes}}<table class="processes"><tr><th>process on the generator host</th><th>role</th><th>processes</th><th>CPU % of host</th></tr>
 {{range .Processes}}<tr><td>{{.Name}}</td><td>{{.Role}}</td><td>{{.Procs}}</td><td>{{f2 .CPU}}</td></tr>
@@ -256,7 +256,8 @@ func caseSVGs(name string, c Case) (caseCharts, error) {
 			{"host memory", pick(func(x bench.ResourceSample) float64 { return x.HostMem })}}
 		if res.PlatformSampled {
 			lines = append(lines, series{"platform CPU", pick(func(x bench.ResourceSample) float64 { return x.PlatformCPU })},
-				series{"platform memory", pick(func(x bench.ResourceSample) float64 { return x.PlatformMem })})
+				series{"platform memory", pick(func(x bench.ResourceSample) float64 { return x.PlatformMem })},
+				series{"platform host CPU", pick(func(x bench.ResourceSample) float64 { return x.PlatformHostCPU })})
 		}
 		if err := add(chart(name+": CPU and memory, % of host", "seconds", "%", lines, float64(c.Case.MaxCPU), nil)); err != nil {
 			return cc, err

@@ -144,7 +144,8 @@ func printSummary(w io.Writer, scenario string, s *bench.Summary) error {
 	if r := s.Resources; r != nil {
 		fmt.Fprintf(w, "this host: CPU %.1f%% avg (generator %.1f%%, other processes %.1f%%), memory %.1f%%\n", r.Avg.HostCPU, r.Avg.GeneratorCPU, r.OtherCPU, r.Avg.HostMem)
 		if r.PlatformSampled {
-			fmt.Fprintf(w, "platform: CPU %.2f%% avg %.2f%% peak of its host, memory %.2f%% (%.0f MiB)\n", r.Avg.PlatformCPU, r.Peak.PlatformCPU, r.Avg.PlatformMem, r.Avg.PlatformRSS/(1<<20))
+			fmt.Fprintf(w, "platform: CPU %.2f%% avg %.2f%% peak of its host, memory %.2f%% (%.0f MiB); its host: CPU %.1f%%, memory %.1f%%\n",
+				r.Avg.PlatformCPU, r.Peak.PlatformCPU, r.Avg.PlatformMem, r.Avg.PlatformRSS/(1<<20), r.Avg.PlatformHostCPU, r.Avg.PlatformHostMem)
 		} else if r.PlatformError != "" {
 			fmt.Fprintf(w, "platform: not sampled: %s\n", r.PlatformError)
 		}
