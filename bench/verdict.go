@@ -60,7 +60,7 @@ func Judge(c profiles.Case, s *Summary) Verdict {
 			if r != nil && r.PlatformError != "" {
 				why = r.PlatformError
 			}
-			reasons = append(reasons, fmt.Sprintf("platform %s limit %s cannot be judged: %s", l.name, l.limit, why))
+			reasons = append(reasons, fmt.Sprintf("platform %s limit %s cannot be judged: %s (point --metrics at the platform's /metrics)", l.name, l.limit, why))
 		case l.got() > float64(l.limit):
 			reasons = append(reasons, fmt.Sprintf("platform %s average %.2f%% of its host, above the limit %s", l.name, l.got(), l.limit))
 		}
