@@ -1,0 +1,237 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/template"
+	"time"
+)
+
+// UnitTemplate is the hardened systemd unit for payd.
+const UnitTemplate = `# written by xckit install
+[Unit]
+Description=payd, the payment platform (installed by xckit)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User={{.User}}
+ExecStart={{.Prefix}}/payd/current/payd --config {{.Prefix}}/etc/payd.yaml
+Restart=on-failure
+RestartSec=2s
+TimeoutStopSec=30s
+KillSignal=SIGTERM
+LimitNOFILE=1000000
+LimitNPROC=65535
+NoNewPrivileges=yes
+PrivateTmp=yes
+ProtectSystem=strict
+ProtectHome=yes
+ReadWritePaths={{.Prefix}}/run {{.Prefix}}/log
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectControlGroups=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RestrictRealtime=yes
+SystemCallArchitectures=native
+
+[Install]
+WantedBy=multi-user.target
+`
+
+// RenderUnit fills the unit template.
+func RenderUnit(prefix, user string) string {
+	var b bytes.Buffer
+	template.Must(template.New("unit").Parse(UnitTemplate)).Execute(&b, map[string]string{"Prefix": prefix, "User": user})
+	return b.String()
+}
+
+func (r *run) systemd() bool {
+	if r.o.Systemd != nil {
+		return *r.o.Systemd
+	}
+	comm, _ := os.ReadFile("/proc/1/comm")
+	return strings.TrimSpace(string(comm)) == "systemd"
+}
+
+func planService(ctx context.Context, r *run) ([]string, error) {
+	unit := RenderUnit(r.o.Prefix, "payd")
+	var out []string
+	if old, _ := os.ReadFile(r.o.etc("payd.service")); string(old) != unit {
+		out = append(out, "would write the systemd unit "+r.o.etc("payd.service"))
+	}
+	if r.systemd() {
+		out = append(out, "would install it as /etc/systemd/system/payd-xckit.service and enable it")
+	} else {
+		out = append(out, "no systemd as PID 1: payd will run supervised by xckit (pid and log under "+filepath.Join(r.o.Prefix, "run")+")")
+	}
+	return out, nil
+}
+
+func applyService(ctx context.Context, r *run) (int, error) {
+	changes := 0
+	unit := RenderUnit(r.o.Prefix, "payd")
+	if old, _ := os.ReadFile(r.o.etc("payd.service")); string(old) != unit {
+		if err := r.act(); err != nil {
+			return 0, err
+		}
+		if err := writeAtomic(r.o.etc("payd.service"), []byte(unit), 0o644); err != nil {
+			return 0, err
+		}
+		changes++
+	}
+	for _, d := range []string{"run", "log"} {
+		if err := os.MkdirAll(filepath.Join(r.o.Prefix, d), 0o755); err != nil {
+			return changes, err
+		}
+	}
+	if r.systemd() {
+		sys := "/etc/systemd/system/payd-xckit.service"
+		if old, _ := os.ReadFile(sys); string(old) != unit {
+			if err := writeAtomic(sys, []byte(unit), 0o644); err != nil {
+				return changes, err
+			}
+			for _, args := range [][]string{{"daemon-reload"}, {"enable", "payd-xckit.service"}} {
+				if out, err := exec.CommandContext(ctx, "systemctl", args...).CombinedOutput(); err != nil {
+					return changes, fmt.Errorf("systemctl %s: %v: %s", args[0], err, out)
+				}
+			}
+			changes++
+		}
+	} else {
+		r.note("supervised mode: no systemd as PID 1")
+	}
+	return changes, nil
+}
+
+// --- start ---
+
+// runningFingerprint identifies what a running payd was started from.
+func (r *run) runningFingerprint() string {
+	return fileHash(filepath.Join(r.o.current(), "payd")) + ":" + fileHash(r.o.etc("payd.yaml"))
+}
+
+func (r *run) paydPID() int {
+	b, err := os.ReadFile(r.o.run("payd.pid"))
+	if err != nil {
+		return 0
+	}
+	var pid int
+	fmt.Sscan(string(b), &pid)
+	if pid > 0 && syscall.Kill(pid, 0) == nil {
+		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "payd" {
+			return pid
+		}
+	}
+	return 0
+}
+
+func planStart(ctx context.Context, r *run) ([]string, error) {
+	pid := r.paydPID()
+	started, _ := os.ReadFile(r.o.run("payd.started"))
+	switch {
+	case pid == 0:
+		return []string{"would start payd on " + r.o.Listen}, nil
+	case string(started) != r.runningFingerprint():
+		return []string{fmt.Sprintf("would restart payd (pid %d): its binary or configuration changed", pid)}, nil
+	}
+	return nil, nil
+}
+
+func applyStart(ctx context.Context, r *run) (int, error) {
+	if r.systemd() {
+		if err := r.act(); err != nil {
+			return 0, err
+		}
+		if out, err := exec.CommandContext(ctx, "systemctl", "restart", "payd-xckit.service").CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("systemctl restart: %v: %s", err, out)
+		}
+		return 1, nil
+	}
+	pid := r.paydPID()
+	started, _ := os.ReadFile(r.o.run("payd.started"))
+	if pid != 0 && string(started) == r.runningFingerprint() {
+		return 0, nil
+	}
+	if err := r.act(); err != nil {
+		return 0, err
+	}
+	if pid != 0 {
+		if err := stopPID(pid, 30*time.Second); err != nil {
+			return 0, err
+		}
+	}
+	if err := startSupervised(r); err != nil {
+		return 0, err
+	}
+	return 1, writeAtomic(r.o.run("payd.started"), []byte(r.runningFingerprint()), 0o644)
+}
+
+func startSupervised(r *run) error {
+	logf, err := os.OpenFile(filepath.Join(r.o.Prefix, "log", "payd.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	cmd := exec.Command(filepath.Join(r.o.current(), "payd"), "--config", r.o.etc("payd.yaml"), "--pid-file", r.o.run("payd.pid"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start payd: %w", err)
+	}
+	go cmd.Wait()
+	return nil
+}
+
+func stopPID(pid int, grace time.Duration) error {
+	syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(grace)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil {
+			return nil
+		}
+		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	return fmt.Errorf("payd pid %d did not stop within %s and was killed", pid, grace)
+}
+
+// --- health ---
+
+func planHealth(ctx context.Context, r *run) ([]string, error) {
+	return []string{fmt.Sprintf("would wait up to %s for http://%s/readyz", r.o.HealthWait, r.o.Listen)}, nil
+}
+
+func applyHealth(ctx context.Context, r *run) (int, error) {
+	deadline := time.Now().Add(r.o.HealthWait)
+	var last string
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + r.o.Listen + "/readyz")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				r.note("%s", strings.TrimSpace(string(b)))
+				return 0, nil
+			}
+			last = resp.Status + " " + strings.TrimSpace(string(b))
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("payd not ready within %s (last: %s); see %s", r.o.HealthWait, last, filepath.Join(r.o.Prefix, "log", "payd.log"))
+}
