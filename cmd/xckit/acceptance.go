@@ -359,9 +359,11 @@ func capacityCommand() *cli.Command {
 			if err != nil {
 				return usage("case %s: %v", cs.Name, err)
 			}
+			show, done := progressLine(c.App.ErrWriter, cs.Name)
 			steps, best, err := bench.Capacity(c.Context, w, bench.CapacityOptions{Case: cs, Start: c.Float64("start"), Step: c.Float64("step"), Max: c.Float64("max"),
-				Run: bench.Options{Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Resources: l.sampler},
+				Run: bench.Options{Duration: c.Duration("duration"), Warmup: c.Duration("warmup"), Resources: l.sampler, Progress: show},
 				OnStep: func(st bench.CapacityStep) {
+					done()
 					v := "meets the limits"
 					if !st.Verdict.Pass {
 						v = strings.Join(st.Verdict.Reasons, "; ")
@@ -377,8 +379,21 @@ func capacityCommand() *cli.Command {
 				Best  float64              `json:"highest_rate_meeting_limits"`
 				Steps []bench.CapacityStep `json:"steps"`
 			}{cs.Name, best, steps}
+			if len(steps) > 0 && !steps[0].Verdict.Pass {
+				if err := emit(c, out, func(w io.Writer) error {
+					_, err := fmt.Fprintf(w, "no %s rate met profile %s's limits: the first tried (%.0f/s) broke them: %s\n",
+						cs.Name, p.Name, steps[0].Rate, strings.Join(steps[0].Verdict.Reasons, "; "))
+					return err
+				}); err != nil {
+					return err
+				}
+				return failed("capacity: no rate met the limits; try a lower --start")
+			}
 			return emit(c, out, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "highest %s rate meeting profile %s's limits: %.0f TPS\n", cs.Name, p.Name, best)
+				if err == nil && len(steps) > 0 && steps[len(steps)-1].Verdict.Pass {
+					_, err = fmt.Fprintf(w, "(every rate tried met them: raise --max %.0f to find where they break)\n", c.Float64("max"))
+				}
 				return err
 			})
 		},

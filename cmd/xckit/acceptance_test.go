@@ -51,6 +51,20 @@ func TestAcceptanceOnTheLab(t *testing.T) {
 		}
 	}
 
+	// Capacity: every rate tried met the limits (so say how to look further), or none did.
+	code, stdout, errs = runCLI(t, "bench", "capacity", "--profile", modest, "--target", env.LegacyURL, "--start", "50", "--step", "50",
+		"--max", "100", "--duration", "2s", "--warmup", "0s")
+	if code != 0 || !strings.Contains(stdout, "highest debit rate meeting profile modest's limits: 100 TPS") || !strings.Contains(stdout, "raise --max 100") {
+		t.Errorf("capacity: exit %d\n%s\n%s", code, stdout, errs)
+	}
+	strict := filepath.Join(t.TempDir(), "strict.yaml")
+	os.WriteFile(strict, []byte("name: strict\nextends: lab\nacceptance:\n  cases:\n    - {name: debit, scenario: payment.debit, tps: 50, duration: 2s, max_avg_latency: 1us, min_success: 100%}\n"), 0o644)
+	code, stdout, _ = runCLI(t, "bench", "capacity", "--profile", strict, "--target", env.LegacyURL, "--start", "50", "--step", "50",
+		"--max", "100", "--duration", "2s", "--warmup", "0s")
+	if code != 1 || !strings.Contains(stdout, "no debit rate met profile strict's limits: the first tried (50/s) broke them") {
+		t.Errorf("capacity with impossible limits: exit %d\n%s", code, stdout)
+	}
+
 	// Certification mode: every case twice, and the variation between runs judged.
 	rep := t.TempDir()
 	code, stdout, errs = runCLI(t, "bench", "acceptance", "--profile", modest, "--target", env.LegacyURL, "--scale", "0.1", "--repeat", "2", "--out", rep)
