@@ -19,8 +19,9 @@ func encodeHist(h *hdrhistogram.Histogram) string {
 
 // Merge combines summaries of the same case run at once from several generator hosts:
 // counts and rates add up, distributions come from the merged HDR histograms (exact,
-// not an average of percentiles).
-func Merge(parts []*Summary) (*Summary, error) {
+// not an average of percentiles). hosts names the generator host of each part (for
+// the per-generator load in Resources.Generators); missing names are numbered.
+func Merge(parts []*Summary, hosts []string) (*Summary, error) {
 	if len(parts) == 0 {
 		return nil, fmt.Errorf("nothing to merge")
 	}
@@ -36,7 +37,8 @@ func Merge(parts []*Summary) (*Summary, error) {
 		out.Unstarted += p.Unstarted
 		out.Achieved += p.Achieved
 		if out.Resources == nil && p.Resources != nil && p.Resources.PlatformSampled {
-			out.Resources = p.Resources // the platform is the same for every generator
+			r := *p.Resources // the platform is the same for every generator
+			out.Resources = &r
 		}
 		for k, v := range p.Errors {
 			out.Errors[k] += v
@@ -57,6 +59,27 @@ func Merge(parts []*Summary) (*Summary, error) {
 		if p.LatencyHDR == "" && p.Ops > 0 {
 			return nil, fmt.Errorf("part %d has no histogram (made by an older xckit): cannot merge exactly", i+1)
 		}
+	}
+	// Each generator host's own load stays visible: its CPU and what else ran there.
+	for i, p := range parts {
+		if p.Resources == nil {
+			continue
+		}
+		if out.Resources == nil {
+			out.Resources = &Resources{}
+		}
+		name := fmt.Sprintf("generator %d", i+1)
+		if i < len(hosts) && hosts[i] != "" {
+			name = hosts[i]
+		}
+		g := GeneratorLoad{Host: name, HostCPU: p.Resources.Avg.HostCPU,
+			GeneratorCPU: p.Resources.Avg.GeneratorCPU, OtherCPU: p.Resources.OtherCPU}
+		for _, pc := range p.Resources.Processes {
+			if pc.Role == "other" && len(g.Others) < 3 {
+				g.Others = append(g.Others, pc)
+			}
+		}
+		out.Resources.Generators = append(out.Resources.Generators, g)
 	}
 	if out.Ops > 0 {
 		out.Success = 100 * float64(out.OK) / float64(out.Ops)

@@ -77,6 +77,18 @@ type Resources struct {
 	Processes       []ProcessCPU     `json:"processes,omitempty"`
 	OtherCPU        float64          `json:"other_cpu_pct"`
 	Cores           int              `json:"cores"`
+	// Generators are the generator hosts of a merged run (xckit bench merge), each
+	// with its own load and what else ran there.
+	Generators []GeneratorLoad `json:"generators,omitempty"`
+}
+
+// GeneratorLoad is one generator host's own figures in a merged run.
+type GeneratorLoad struct {
+	Host         string       `json:"host"`
+	HostCPU      float64      `json:"host_cpu_pct"`
+	GeneratorCPU float64      `json:"generator_cpu_pct"`
+	OtherCPU     float64      `json:"other_cpu_pct"`
+	Others       []ProcessCPU `json:"others,omitempty"` // the busiest other processes
 }
 
 // Sampler samples resources each interval until Stop.

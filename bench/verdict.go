@@ -66,18 +66,27 @@ func Judge(c profiles.Case, s *Summary) Verdict {
 		}
 	}
 	var warnings []string
-	if r != nil && r.OtherCPU > OtherCPUWarn {
-		var top []string
-		for _, p := range r.Processes {
-			if p.Role == "other" && len(top) < 3 {
-				top = append(top, fmt.Sprintf("%s %.1f%%", p.Name, p.CPU))
+	if r != nil && len(r.Generators) > 0 {
+		for _, g := range r.Generators {
+			if g.OtherCPU > OtherCPUWarn {
+				warnings = append(warnings, otherLoadWarning(g.Host+": other processes", g.OtherCPU, g.Others))
 			}
 		}
-		warnings = append(warnings, fmt.Sprintf("other processes used %.1f%% of this host's CPU during the run (%s): the figures may be pessimistic",
-			r.OtherCPU, strings.Join(top, ", ")))
+	} else if r != nil && r.OtherCPU > OtherCPUWarn {
+		warnings = append(warnings, otherLoadWarning("other processes", r.OtherCPU, r.Processes))
 	}
 	if s.Unstarted > 0 {
 		warnings = append(warnings, fmt.Sprintf("%d operations could not be started before the run ended: the generator or the system fell behind", s.Unstarted))
 	}
 	return Verdict{Pass: len(reasons) == 0, Reasons: reasons, Warnings: warnings}
+}
+
+func otherLoadWarning(who string, cpu float64, procs []ProcessCPU) string {
+	var top []string
+	for _, p := range procs {
+		if p.Role == "other" && len(top) < 3 {
+			top = append(top, fmt.Sprintf("%s %.1f%%", p.Name, p.CPU))
+		}
+	}
+	return fmt.Sprintf("%s used %.1f%% of this host's CPU during the run (%s): the figures may be pessimistic", who, cpu, strings.Join(top, ", "))
 }

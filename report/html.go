@@ -172,7 +172,10 @@ th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 {{if .PlatformError}}<div class="warn">platform figures: {{.PlatformError}}</div>{{end}}
 {{if .Processes}}<table class="processes"><tr><th>process on the generator host</th><th>role</th><th>processes</th><th>CPU % of host</th></tr>
 {{range .Processes}}<tr><td>{{.Name}}</td><td>{{.Role}}</td><td>{{.Procs}}</td><td>{{f2 .CPU}}</td></tr>
-{{end}}<tr><td>all other processes</td><td>other</td><td></td><td>{{f2 .OtherCPU}}</td></tr></table>{{end}}{{end}}
+{{end}}<tr><td>all other processes</td><td>other</td><td></td><td>{{f2 .OtherCPU}}</td></tr></table>{{end}}
+{{if .Generators}}<table class="generators"><tr><th>generator host</th><th>host CPU %</th><th>generator CPU %</th><th>other processes CPU %</th><th>busiest others</th></tr>
+{{range .Generators}}<tr><td>{{.Host}}</td><td>{{f1 .HostCPU}}</td><td>{{f1 .GeneratorCPU}}</td><td>{{f2 .OtherCPU}}</td><td>{{range $i, $p := .Others}}{{if $i}}, {{end}}{{$p.Name}} {{f1 $p.CPU}}%{{end}}</td></tr>
+{{end}}</table>{{end}}{{end}}
 {{range .SVGs}}{{.}}{{end}}</div>
 {{end}}</body></html>
 `))

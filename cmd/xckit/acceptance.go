@@ -217,11 +217,13 @@ func mergeCommand() *cli.Command {
 				XckitVer: buildinfo.Version, Pass: true}
 			for _, cs := range p.Acceptance.Cases {
 				var parts []*bench.Summary
+				var hosts []string
 				for i, r := range runs {
 					found := false
 					for _, rc := range r.Cases {
 						if rc.Case.Name == cs.Name && rc.Summary != nil {
 							parts, found = append(parts, rc.Summary), true
+							hosts = append(hosts, fmt.Sprintf("%s (%s)", r.Host.Hostname, c.Args().Get(i)))
 						}
 					}
 					if !found {
@@ -234,7 +236,7 @@ func mergeCommand() *cli.Command {
 						merged.Finished = r.Finished
 					}
 				}
-				s, err := bench.Merge(parts)
+				s, err := bench.Merge(parts, hosts)
 				if err != nil {
 					return usage("case %s: %v", cs.Name, err)
 				}
