@@ -81,51 +81,22 @@ func benchAcceptance(c *cli.Context) error {
 		res.Database = bench.DatabaseFingerprint(c.Context, db)
 		db.Close()
 	}
-	scale, repeat := c.Float64("scale"), c.Int("repeat")
-	if repeat > 1 {
+	if repeat := c.Int("repeat"); repeat > 1 {
 		res.Repeat = repeat
 	}
-	runs := map[string][]*bench.Summary{}
-	for run := 1; run <= repeat; run++ {
-		for _, cs := range p.Acceptance.Cases {
-			w, err := l.workload(cs.Scenario, bench.RunID("acc-"+cs.Name))
-			if err != nil {
-				return usage("case %s: %v", cs.Name, err)
-			}
-			label := cs.Name
-			if repeat > 1 {
-				label = fmt.Sprintf("%s (run %d of %d)", cs.Name, run, repeat)
-			}
-			dur, warm := time.Duration(float64(cs.Duration.D())*scale), time.Duration(float64(cs.Warmup.D())*scale)
-			fmt.Fprintf(c.App.ErrWriter, "case %s: %s at %s TPS for %s (+%s warm-up)\n", label, cs.Scenario, cs.TPS,
-				dur.Round(time.Second), warm.Round(time.Second))
-			show, done := progressLine(c.App.ErrWriter, cs.Name)
-			s, err := bench.Run(c.Context, w, bench.Options{Rate: float64(cs.TPS) * c.Float64("share"), Duration: dur, Warmup: warm,
-				Resources: l.sampler, Progress: show})
-			done()
-			if err != nil {
-				return &exitError{code: exitUsage, err: fmt.Errorf("case %s: %w", label, err)}
-			}
-			judged := cs
-			judged.TPS = profiles.Rate(float64(cs.TPS) * c.Float64("share")) // this generator's part
-			v := bench.Judge(judged, s)
-			res.Pass = res.Pass && v.Pass
-			rc := report.Case{Case: cs, Summary: s, Verdict: v}
-			if repeat > 1 {
-				rc.Run = run
-			}
-			res.Cases = append(res.Cases, rc)
-			runs[cs.Name] = append(runs[cs.Name], s)
-		}
+	ar, err := bench.Acceptance(c.Context, bench.AcceptanceOptions{Cases: p.Acceptance.Cases, Repeat: c.Int("repeat"),
+		Scale: c.Float64("scale"), Share: c.Float64("share"), Resources: l.sampler, Log: c.App.ErrWriter,
+		Workload: func(cs profiles.Case, _ int) (bench.Workload, error) {
+			return l.workload(cs.Scenario, bench.RunID("acc-"+cs.Name))
+		},
+		Progress: func(label string) (func(bench.Progress), func()) { return progressLine(c.App.ErrWriter, label) }})
+	if err != nil {
+		return &exitError{code: exitUsage, err: err}
 	}
-	if repeat > 1 {
-		for _, cs := range p.Acceptance.Cases {
-			for _, sp := range bench.Spreads(cs.Name, runs[cs.Name]) {
-				res.Spreads = append(res.Spreads, sp)
-				res.Pass = res.Pass && (!sp.Judged || sp.Pass)
-			}
-		}
+	for _, r := range ar.Runs {
+		res.Cases = append(res.Cases, report.Case{Case: r.Case, Run: r.Run, Summary: r.Summary, Verdict: r.Verdict})
 	}
+	res.Spreads, res.Pass = ar.Spreads, ar.Pass
 	res.Finished = time.Now().UTC()
 	if err := report.Write(out, res); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("evidence: %w", err)}
