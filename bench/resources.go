@@ -18,6 +18,8 @@ import (
 	"github.com/shirou/gopsutil/v3/mem"
 	"github.com/shirou/gopsutil/v3/net"
 	"github.com/shirou/gopsutil/v3/process"
+
+	"github.com/xckit/xckit/internal/dbx"
 )
 
 // SamplerOptions say what the resource sampler watches.
@@ -225,7 +227,7 @@ func (s *Sampler) read(ctx context.Context) counters {
 		m, err := s.scrape(ctx)
 		s.mu.Lock()
 		if err != nil {
-			s.res.PlatformError = err.Error()
+			s.res.PlatformError = dbx.Redact(err.Error()) // a metrics URL may carry a password
 		} else {
 			s.res.PlatformSampled = true
 			c.plat, c.platOK = m.cpuSeconds, true

@@ -86,9 +86,19 @@ func TestSamplerNamesMissingMetrics(t *testing.T) {
 	if r.PlatformSampled || !strings.Contains(r.PlatformError, "no payd_host_cpus") {
 		t.Fatalf("sampled %v, error %q", r.PlatformSampled, r.PlatformError)
 	}
-	s = StartSampler(context.Background(), SamplerOptions{MetricsURL: "http://127.0.0.1:1/metrics", Interval: 200 * time.Millisecond, HTTP: http.DefaultClient})
+	// A metrics URL that carries a password and answers 404: the error names the URL,
+	// never the password.
+	notFound := httptest.NewServer(http.NotFoundHandler())
+	defer notFound.Close()
+	s = StartSampler(context.Background(), SamplerOptions{MetricsURL: strings.Replace(notFound.URL, "http://", "http://scrape:s3cret@", 1) + "/metrics",
+		Interval: 200 * time.Millisecond})
 	time.Sleep(300 * time.Millisecond)
-	if r := s.Stop(); r.PlatformSampled || !strings.Contains(r.PlatformError, "connection refused") {
-		t.Fatalf("unreachable metrics: %q", r.PlatformError)
+	if r := s.Stop(); !strings.Contains(r.PlatformError, "HTTP 404") || strings.Contains(r.PlatformError, "s3cret") {
+		t.Fatalf("metrics answering 404: %q", r.PlatformError)
+	}
+	s = StartSampler(context.Background(), SamplerOptions{MetricsURL: "http://scrape:s3cret@127.0.0.1:1/metrics", Interval: 200 * time.Millisecond, HTTP: http.DefaultClient})
+	time.Sleep(300 * time.Millisecond)
+	if r := s.Stop(); r.PlatformSampled || !strings.Contains(r.PlatformError, "connection refused") || strings.Contains(r.PlatformError, "s3cret") {
+		t.Fatalf("unreachable metrics (and no password in the evidence): %q", r.PlatformError)
 	}
 }

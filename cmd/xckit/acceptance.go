@@ -15,6 +15,7 @@ import (
 	"github.com/xckit/xckit/bench"
 	"github.com/xckit/xckit/checks"
 	"github.com/xckit/xckit/internal/buildinfo"
+	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/platform"
 	"github.com/xckit/xckit/profiles"
 	"github.com/xckit/xckit/report"
@@ -68,7 +69,7 @@ func benchAcceptance(c *cli.Context) error {
 		out = "acceptance-" + time.Now().UTC().Format("20060102T150405Z")
 	}
 	res := report.Results{Schema: report.Schema, Kind: "acceptance", Started: time.Now().UTC(), Command: commandLine(os.Args),
-		Profile: p.Name, Target: l.client.BaseURL, Host: checks.HostFingerprint(c.Context, "/"), XckitVer: buildinfo.Version, Pass: true}
+		Profile: p.Name, Target: dbx.Redact(l.client.BaseURL), Host: checks.HostFingerprint(c.Context, "/"), XckitVer: buildinfo.Version, Pass: true}
 	if resp, err := http.Get(l.client.BaseURL + "/readyz"); err == nil {
 		json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&res.System)
 		resp.Body.Close()
