@@ -46,6 +46,7 @@ type load struct {
 	accounts int
 	channels []string
 	sampler  *bench.SamplerOptions
+	database map[string]string // the platform database's engine and key settings, with --db
 }
 
 func newLoad(c *cli.Context, conns int) (*load, error) {
@@ -71,13 +72,15 @@ func newLoad(c *cli.Context, conns int) (*load, error) {
 		}
 		l.sampler = &bench.SamplerOptions{MetricsURL: m, SystemProcesses: splitList(c.String("system-processes"))}
 	}
+	// One connection serves the evidence (what the database is) and the preparation.
 	var db *dbx.DB
-	if c.String("db") != "" && !c.Bool("no-prepare") {
+	if c.String("db") != "" {
 		var err error
 		if db, err = openDSN(c, "db"); err != nil {
 			return nil, err
 		}
 		defer db.Close()
+		l.database = bench.DatabaseFingerprint(c.Context, db)
 	}
 	start := time.Now()
 	prep, err := bench.EnsurePrepared(c.Context, bench.PrepareOptions{Client: l.client, Accounts: l.accounts, Channels: l.channels,
