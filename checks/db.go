@@ -11,19 +11,6 @@ import (
 	"github.com/xckit/xckit/profiles"
 )
 
-// dbCheck wraps a check that needs the openGauss connection.
-func dbCheck(id, title string, f func(ctx context.Context, t *Target, db *dbx.DB) Result) Check {
-	return check{id, title, func(ctx context.Context, t *Target) Result {
-		if t.DB == nil {
-			if t.DBErr != nil {
-				return couldNot("a connection", t.DBErr, "check --db (host, port, user, password) and that openGauss listens there")
-			}
-			return skip("no --db given")
-		}
-		return f(ctx, t, t.DB)
-	}}
-}
-
 func show(ctx context.Context, db *dbx.DB, name string) (string, error) {
 	var v string
 	err := db.QueryRowContext(ctx, "SHOW "+name).Scan(&v)
@@ -33,15 +20,7 @@ func show(ctx context.Context, db *dbx.DB, name string) (string, error) {
 func dbChecks(p *profiles.Profile) []Check {
 	d := p.Database
 	list := []Check{
-		check{"db.reachable", "openGauss reachable", func(ctx context.Context, t *Target) Result {
-			if t.DB == nil {
-				if t.DBErr != nil {
-					return failed("a connection", dbx.Redact(t.DBErr.Error()), "check --db (host, port, user, password), pg_hba.conf and listen_addresses")
-				}
-				return skip("no --db given")
-			}
-			return pass("a connection", "connected as "+t.DB.DSN.User+" to "+t.DB.DSN.Host)
-		}},
+		gaussSide.reachable("db.reachable", "openGauss reachable"),
 		dbCheck("db.engine", "Database engine and version", func(ctx context.Context, t *Target, db *dbx.DB) Result {
 			want := "openGauss >= " + d.MinVersion
 			got := db.Dialect.Name()

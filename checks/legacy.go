@@ -11,30 +11,10 @@ import (
 	"github.com/xckit/xckit/profiles"
 )
 
-func legacyCheck(id, title string, f func(ctx context.Context, t *Target, db *dbx.DB) Result) Check {
-	return check{id, title, func(ctx context.Context, t *Target) Result {
-		if t.Legacy == nil {
-			if t.LegErr != nil {
-				return couldNot("a connection", t.LegErr, "check --legacy (host, port, user, password)")
-			}
-			return skip("no --legacy given")
-		}
-		return f(ctx, t, t.Legacy)
-	}}
-}
-
 func legacyChecks(p *profiles.Profile) []Check {
 	l := p.Legacy
 	return []Check{
-		check{"legacy.reachable", "Legacy database reachable", func(ctx context.Context, t *Target) Result {
-			if t.Legacy == nil {
-				if t.LegErr != nil {
-					return failed("a connection", dbx.Redact(t.LegErr.Error()), "check --legacy (host, port, user, password) and the user's host grants")
-				}
-				return skip("no --legacy given")
-			}
-			return pass("a connection", "connected as "+t.Legacy.DSN.User+" to "+t.Legacy.DSN.Host)
-		}},
+		legacySide.reachable("legacy.reachable", "Legacy database reachable"),
 		legacyCheck("legacy.version", "Legacy engine and version", func(ctx context.Context, t *Target, db *dbx.DB) Result {
 			want := strings.Join(l.Engines, " or ") + " >= " + l.MinVersion
 			got := db.Dialect.Name()
