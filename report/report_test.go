@@ -236,3 +236,41 @@ func TestResultsSchemaGolden(t *testing.T) {
 		t.Errorf("results.json changed shape; bump report.Schema if it must, then -update.\ngot:\n%s", got)
 	}
 }
+
+// TestMerge joins two generators' runs: rates add up, each case is judged against the
+// profile, a missing case and a repeated run are refused by name.
+func TestMerge(t *testing.T) {
+	a, b := sample(), sample()
+	b.Started = a.Started.Add(-time.Second)
+	var cases []profiles.Case
+	for _, c := range a.Cases {
+		cases = append(cases, c.Case)
+	}
+	p := &profiles.Profile{Name: "lab", Acceptance: profiles.Acceptance{Cases: cases}}
+	m, err := Merge(p, []Results{a, b}, []string{"h1/acceptance", "h2/acceptance"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Cases) != 2 || m.Cases[0].Summary.Achieved != 1000 || !m.Started.Equal(b.Started) || !m.Pass {
+		t.Fatalf("merged: %d cases, achieved %.0f, started %v, pass %v", len(m.Cases), m.Cases[0].Summary.Achieved, m.Started, m.Pass)
+	}
+	if g := m.Cases[0].Summary.Resources.Generators; len(g) != 2 || !strings.Contains(g[1].Host, "h2/acceptance") {
+		t.Errorf("generators: %+v", g)
+	}
+	strict := *p
+	strict.Acceptance.Cases = append([]profiles.Case(nil), cases...)
+	strict.Acceptance.Cases[0].MaxAvgLatency = profiles.Duration(time.Microsecond)
+	if m, err := Merge(&strict, []Results{a, b}, []string{"h1", "h2"}); err != nil || m.Pass || m.Cases[0].Verdict.Pass {
+		t.Errorf("a merged case is judged against the profile: %v %+v", err, m.Cases[0].Verdict)
+	}
+	short := sample()
+	short.Cases = short.Cases[:1]
+	if _, err := Merge(p, []Results{a, short}, []string{"h1", "h2"}); err == nil || !strings.Contains(err.Error(), "h2 has no case credit") {
+		t.Errorf("missing case: %v", err)
+	}
+	rep := sample()
+	rep.Repeat = 3
+	if _, err := Merge(p, []Results{a, rep}, []string{"h1", "h2"}); err == nil || !strings.Contains(err.Error(), "--repeat 3") {
+		t.Errorf("repeated run: %v", err)
+	}
+}

@@ -181,38 +181,11 @@ func mergeCommand() *cli.Command {
 				}
 				runs = append(runs, r)
 			}
-			merged := report.Results{Schema: report.Schema, Kind: "acceptance", Started: runs[0].Started, Finished: runs[0].Finished,
-				Command: commandLine(os.Args), Profile: p.Name, Target: runs[0].Target, Host: runs[0].Host, System: runs[0].System,
-				XckitVer: buildinfo.Version, Pass: true}
-			for _, cs := range p.Acceptance.Cases {
-				var parts []*bench.Summary
-				var hosts []string
-				for i, r := range runs {
-					found := false
-					for _, rc := range r.Cases {
-						if rc.Case.Name == cs.Name && rc.Summary != nil {
-							parts, found = append(parts, rc.Summary), true
-							hosts = append(hosts, fmt.Sprintf("%s (%s)", r.Host.Hostname, c.Args().Get(i)))
-						}
-					}
-					if !found {
-						return usage("%s has no case %s", c.Args().Get(i), cs.Name)
-					}
-					if r.Started.Before(merged.Started) {
-						merged.Started = r.Started
-					}
-					if r.Finished.After(merged.Finished) {
-						merged.Finished = r.Finished
-					}
-				}
-				s, err := bench.Merge(parts, hosts)
-				if err != nil {
-					return usage("case %s: %v", cs.Name, err)
-				}
-				v := bench.Judge(cs, s)
-				merged.Pass = merged.Pass && v.Pass
-				merged.Cases = append(merged.Cases, report.Case{Case: cs, Summary: s, Verdict: v})
+			merged, err := report.Merge(p, runs, c.Args().Slice())
+			if err != nil {
+				return usage("%v", err)
 			}
+			merged.Command, merged.XckitVer = commandLine(os.Args), buildinfo.Version
 			if err := report.Write(c.String("out"), merged); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
