@@ -44,7 +44,7 @@ var DefaultSystemProcesses = []string{"payd", "postgres", "gaussdb", "nginx", "m
 // ResourceSample is one interval of resource use. CPU figures are percentages of the
 // whole host (all cores), memory of its physical memory, rates in bytes per second.
 type ResourceSample struct {
-	T            int     `json:"t"`
+	T            int     `json:"t,omitempty"` // seconds since the start; 0 in Avg and Peak
 	Warmup       bool    `json:"warmup,omitempty"`
 	HostCPU      float64 `json:"host_cpu_pct"`
 	HostMem      float64 `json:"host_mem_pct"`

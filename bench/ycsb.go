@@ -182,8 +182,8 @@ func (y *YCSBWorkload) Prepare(ctx context.Context) (int64, error) {
 // Next returns one core-workload transaction on the worker's own thread state.
 func (y *YCSBWorkload) Next(ctx context.Context, worker int) Op {
 	th, err := y.thread(worker)
-	if err != nil {
-		return func(context.Context) Result { return Result{Class: "ycsb:workload"} }
+	if err != nil { // the same properties built the first workload: not expected, but said
+		return func(context.Context) Result { return Result{Class: "ycsb:workload: " + err.Error()} }
 	}
 	return func(ctx context.Context) Result {
 		if y.shared {

@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -219,11 +220,8 @@ func compareKeys(a, b []string, idx []int, pk []string, textKey map[string]bool)
 		}
 		if x, err1 := strconv.ParseInt(a[i], 10, 64); err1 == nil {
 			if y, err2 := strconv.ParseInt(b[i], 10, 64); err2 == nil {
-				switch {
-				case x < y:
-					return -1
-				case x > y:
-					return 1
+				if c := cmp.Compare(x, y); c != 0 {
+					return c
 				}
 				continue
 			}
@@ -231,11 +229,8 @@ func compareKeys(a, b []string, idx []int, pk []string, textKey map[string]bool)
 		x, err1 := strconv.ParseFloat(a[i], 64)
 		y, err2 := strconv.ParseFloat(b[i], 64)
 		if err1 == nil && err2 == nil {
-			switch {
-			case x < y:
-				return -1
-			case x > y:
-				return 1
+			if c := cmp.Compare(x, y); c != 0 {
+				return c
 			}
 			continue
 		}
