@@ -17,15 +17,7 @@ var dbParameters = map[dbx.Family][]string{
 func DatabaseFingerprint(ctx context.Context, db *dbx.DB) map[string]string {
 	out := map[string]string{"engine": db.Dialect.Name()}
 	for _, name := range dbParameters[db.Dialect.Family()] {
-		var v string
-		var err error
-		if db.Dialect.Family() == dbx.FamilyMySQL {
-			var n string
-			err = db.QueryRowContext(ctx, "SHOW VARIABLES LIKE '"+name+"'").Scan(&n, &v)
-		} else {
-			err = db.QueryRowContext(ctx, "SHOW "+name).Scan(&v)
-		}
-		if err == nil {
+		if v, err := db.Setting(ctx, name); err == nil {
 			out[name] = v
 		}
 	}

@@ -45,9 +45,9 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 	if _, err := DecoderFor(res.Plugin); err != nil {
 		return res, err
 	}
-	var walLevel string
-	if err := o.Source.QueryRowContext(ctx, "SHOW wal_level").Scan(&walLevel); err != nil {
-		return res, fmt.Errorf("source: read wal_level: %w", err)
+	walLevel, err := o.Source.Setting(ctx, "wal_level")
+	if err != nil {
+		return res, fmt.Errorf("source: %w", err)
 	}
 	if walLevel != "logical" {
 		return res, fmt.Errorf("source: wal_level is %s, logical decoding needs logical (openGauss: gs_guc set -c \"wal_level=logical\", then restart)", walLevel)

@@ -11,11 +11,6 @@ import (
 	"github.com/xckit/xckit/profiles"
 )
 
-func show(ctx context.Context, db *dbx.DB, name string) (string, error) {
-	var v string
-	err := db.QueryRowContext(ctx, "SHOW "+name).Scan(&v)
-	return v, err
-}
 
 func dbChecks(p *profiles.Profile) []Check {
 	d := p.Database
@@ -42,7 +37,7 @@ func dbChecks(p *profiles.Profile) []Check {
 			if want == "" {
 				want = "UTF8"
 			}
-			v, err := show(ctx, db, "server_encoding")
+			v, err := db.Setting(ctx, "server_encoding")
 			if err != nil {
 				return couldNot(want, err, "")
 			}
@@ -52,7 +47,7 @@ func dbChecks(p *profiles.Profile) []Check {
 			return failed(want, v, "create the platform's database with ENCODING '"+want+"' (gs_initdb -E UTF8 for the instance)")
 		}),
 		dbCheck("db.wal_level", "wal_level for logical decoding", func(ctx context.Context, t *Target, db *dbx.DB) Result {
-			v, err := show(ctx, db, "wal_level")
+			v, err := db.Setting(ctx, "wal_level")
 			if err != nil {
 				return couldNot("logical", err, "")
 			}
@@ -64,7 +59,7 @@ func dbChecks(p *profiles.Profile) []Check {
 		dbCheck("db.slots.free", "Free replication slots", func(ctx context.Context, t *Target, db *dbx.DB) Result {
 			want := fmt.Sprintf(">= %d free", max(d.MinFreeSlots, 1))
 			var maxSlots, used int
-			v, err := show(ctx, db, "max_replication_slots")
+			v, err := db.Setting(ctx, "max_replication_slots")
 			if err == nil {
 				fmt.Sscan(v, &maxSlots)
 				err = db.QueryRowContext(ctx, "SELECT count(*) FROM pg_replication_slots").Scan(&used)
@@ -80,7 +75,7 @@ func dbChecks(p *profiles.Profile) []Check {
 		}),
 		dbCheck("db.wal_senders", "Free WAL senders", func(ctx context.Context, t *Target, db *dbx.DB) Result {
 			var maxS, used int
-			v, err := show(ctx, db, "max_wal_senders")
+			v, err := db.Setting(ctx, "max_wal_senders")
 			if err == nil {
 				fmt.Sscan(v, &maxS)
 				err = db.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_replication").Scan(&used)
@@ -146,7 +141,7 @@ func dbChecks(p *profiles.Profile) []Check {
 		}),
 		dbCheck("db.connections", "Connection headroom", func(ctx context.Context, t *Target, db *dbx.DB) Result {
 			var maxC, used int
-			v, err := show(ctx, db, "max_connections")
+			v, err := db.Setting(ctx, "max_connections")
 			if err == nil {
 				fmt.Sscan(v, &maxC)
 				err = db.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity").Scan(&used)
@@ -182,7 +177,7 @@ func dbChecks(p *profiles.Profile) []Check {
 			return failed("none without", strings.Join(bad, ", "), "add a primary key to each: the CDC and verify need one")
 		}),
 		dbCheck("db.timezone", "Time zone", func(ctx context.Context, t *Target, db *dbx.DB) Result {
-			v, err := show(ctx, db, "TimeZone")
+			v, err := db.Setting(ctx, "TimeZone")
 			if err != nil {
 				return couldNot("reported", err, "")
 			}
@@ -205,7 +200,7 @@ func dbChecks(p *profiles.Profile) []Check {
 func paramCheck(name, want string) Check {
 	return dbCheck("db.param."+name, "Parameter "+name, func(ctx context.Context, t *Target, db *dbx.DB) Result {
 		e := ParseExpectation(want)
-		v, err := show(ctx, db, name)
+		v, err := db.Setting(ctx, name)
 		if err != nil {
 			return couldNot(e.Want(0), err, "")
 		}

@@ -56,7 +56,7 @@ func legacyChecks(p *profiles.Profile) []Check {
 			if t.DB == nil {
 				return pass("reported", got)
 			}
-			gtz, err := show(ctx, t.DB, "TimeZone")
+			gtz, err := t.DB.Setting(ctx, "TimeZone")
 			if err != nil {
 				return couldNot("openGauss's", err, "")
 			}

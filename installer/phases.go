@@ -184,18 +184,15 @@ func paramPlan(ctx context.Context, r *run, admin *dbx.DB) []string {
 	var out []string
 	for name, want := range r.o.Profile.Database.Parameters {
 		e := checks.ParseExpectation(want)
-		var v string
-		if admin.QueryRowContext(ctx, "SHOW "+name).Scan(&v) != nil {
+		v, err := admin.Setting(ctx, name)
+		if err != nil { // said, not skipped: the DBA must look at it
+			out = append(out, fmt.Sprintf("parameter %s (want %s) could not be read: %v", name, want, err))
 			continue
 		}
 		if ok, _ := e.Met(v, 0); ok {
 			continue
 		}
-		if admin.Dialect.Engine == dbx.OpenGauss {
-			out = append(out, fmt.Sprintf("parameter %s is %s, want %s: on the database host run gs_guc reload -D $PGDATA -c \"%s=%s\"", name, v, want, name, e.Target(0)))
-		} else {
-			out = append(out, fmt.Sprintf("parameter %s is %s, want %s: ALTER SYSTEM SET %s = '%s'; SELECT pg_reload_conf() (a restart may be needed)", name, v, want, name, e.Target(0)))
-		}
+		out = append(out, fmt.Sprintf("parameter %s is %s, want %s: %s", name, v, want, admin.Dialect.SetParameterHint(name, e.Target(0))))
 	}
 	return out
 }
