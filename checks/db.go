@@ -11,7 +11,6 @@ import (
 	"github.com/xckit/xckit/profiles"
 )
 
-
 func dbChecks(p *profiles.Profile) []Check {
 	d := p.Database
 	list := []Check{
