@@ -66,8 +66,9 @@ type YCSBWorkload struct {
 	records int64
 	shared  bool       // d, e: every worker uses wl, one operation at a time
 	run     sync.Mutex // held around a shared workload's operations
-	mu      sync.Mutex
-	threads map[int]*ycsbThread
+	mu      sync.Mutex // held while a worker's thread is made
+	threads sync.Map   // worker -> *ycsbThread
+	made    int        // threads made, under mu
 }
 
 type ycsbThread struct {
@@ -114,8 +115,7 @@ func NewYCSB(o YCSBOptions) (*YCSBWorkload, error) {
 	fields := int(p.GetInt64(prop.FieldCount, prop.FieldCountDefault))
 	table := p.GetString(prop.TableName, prop.TableNameDefault)
 	shared := p.GetFloat64(prop.InsertProportion, prop.InsertProportionDefault) > 0
-	return &YCSBWorkload{wl: wl, props: p, db: newYCSBDB(o.DB, table, fields), records: o.Records, shared: shared,
-		threads: map[int]*ycsbThread{}}, nil
+	return &YCSBWorkload{wl: wl, props: p, db: newYCSBDB(o.DB, table, fields), records: o.Records, shared: shared}, nil
 }
 
 // createQuietly creates the core workload with os.Stdout pointed away: go-ycsb
@@ -199,10 +199,13 @@ func (y *YCSBWorkload) Next(ctx context.Context, worker int) Op {
 }
 
 func (y *YCSBWorkload) thread(worker int) (*ycsbThread, error) {
+	if th, ok := y.threads.Load(worker); ok { // every operation: no lock once made
+		return th.(*ycsbThread), nil
+	}
 	y.mu.Lock()
 	defer y.mu.Unlock()
-	if th, ok := y.threads[worker]; ok {
-		return th, nil
+	if th, ok := y.threads.Load(worker); ok {
+		return th.(*ycsbThread), nil
 	}
 	wl := y.wl
 	if !y.shared {
@@ -211,8 +214,9 @@ func (y *YCSBWorkload) thread(worker int) (*ycsbThread, error) {
 			return nil, err
 		}
 	}
-	th := &ycsbThread{wl: wl, ctx: wl.InitThread(context.Background(), worker, len(y.threads)+1)}
-	y.threads[worker] = th
+	y.made++
+	th := &ycsbThread{wl: wl, ctx: wl.InitThread(context.Background(), worker, y.made)}
+	y.threads.Store(worker, th)
 	return th, nil
 }
 
@@ -220,12 +224,14 @@ func (y *YCSBWorkload) thread(worker int) (*ycsbThread, error) {
 func (y *YCSBWorkload) Close() error {
 	y.mu.Lock()
 	defer y.mu.Unlock()
-	for _, th := range y.threads {
+	y.threads.Range(func(_, v any) bool {
+		th := v.(*ycsbThread)
 		th.wl.CleanupThread(th.ctx)
 		if th.wl != y.wl {
 			th.wl.Close()
 		}
-	}
+		return true
+	})
 	return y.wl.Close()
 }
 

@@ -78,9 +78,7 @@ func benchRun(c *cli.Context) error {
 		}
 		w = &bench.HTTPGetWorkload{URL: c.String("target"), Client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns}}}
 		target = c.String("target")
-		if !c.Bool("no-resources") {
-			sampler = &bench.SamplerOptions{SystemProcesses: splitList(c.String("system-processes"))}
-		}
+		sampler = hostSampler(c)
 	case isYCSB:
 		y, db, err := ycsbWorkload(c, scenario)
 		if err != nil {
@@ -88,10 +86,7 @@ func benchRun(c *cli.Context) error {
 		}
 		defer db.Close()
 		defer y.Close()
-		w, target = y, db.DSN.String()
-		if !c.Bool("no-resources") {
-			sampler = &bench.SamplerOptions{SystemProcesses: splitList(c.String("system-processes"))}
-		}
+		w, target, sampler = y, db.DSN.String(), hostSampler(c)
 	default:
 		l, err := newLoad(c, max(c.Int("concurrency"), bench.DefaultInFlight(c.Float64("rate"))))
 		if err != nil {

@@ -65,12 +65,10 @@ func newLoad(c *cli.Context, conns int) (*load, error) {
 	l := &load{accounts: c.Int("accounts"), channels: strings.Split(c.String("channels"), ",")}
 	l.client = &platform.Client{BaseURL: target, Merchant: c.String("merchant"), Key: c.String("key"), SignMethod: c.String("sign-method"),
 		HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: max(conns, 64)}}}
-	if !c.Bool("no-resources") {
-		m := c.String("metrics")
-		if m == "" {
-			m = target + "/metrics"
+	if l.sampler = hostSampler(c); l.sampler != nil {
+		if l.sampler.MetricsURL = c.String("metrics"); l.sampler.MetricsURL == "" {
+			l.sampler.MetricsURL = target + "/metrics"
 		}
-		l.sampler = &bench.SamplerOptions{MetricsURL: m, SystemProcesses: splitList(c.String("system-processes"))}
 	}
 	// One connection serves the evidence (what the database is) and the preparation.
 	var db *dbx.DB
@@ -92,6 +90,14 @@ func newLoad(c *cli.Context, conns int) (*load, error) {
 		logger(c).Info("bench: prepared the target", "missing", prep.Why, "accounts", l.accounts, "created", prep.Created, "took", time.Since(start).Round(time.Millisecond))
 	}
 	return l, nil
+}
+
+// hostSampler samples this host's resources, unless --no-resources (nil).
+func hostSampler(c *cli.Context) *bench.SamplerOptions {
+	if c.Bool("no-resources") {
+		return nil
+	}
+	return &bench.SamplerOptions{SystemProcesses: splitList(c.String("system-processes"))}
 }
 
 // workload makes the workload of a scenario.
