@@ -123,7 +123,9 @@ func ApplyFixes(root string, p FixPlan) error {
 		if err := WriteFileAtomic(full, func(w io.Writer) error { _, err := io.WriteString(w, content); return err }); err != nil {
 			return fmt.Errorf("write %s: %w", full, err)
 		}
-		os.Chmod(full, 0o644)
+		if err := os.Chmod(full, 0o644); err != nil {
+			return fmt.Errorf("chmod %s: %w", full, err)
+		}
 	}
 	for path, v := range p.Runtime {
 		full := filepath.Join(root, path)

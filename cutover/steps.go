@@ -91,8 +91,11 @@ func startCDC(ctx context.Context, o *op) (string, error) {
 	if pid := livePid(cdcPid(o)); pid != 0 {
 		return fmt.Sprintf("already running (pid %d)", pid), nil
 	}
-	os.MkdirAll(filepath.Join(o.Site.New.Prefix, "log"), 0o755)
-	os.MkdirAll(filepath.Join(o.Site.New.Prefix, "run"), 0o755)
+	for _, d := range []string{"log", "run"} {
+		if err := os.MkdirAll(filepath.Join(o.Site.New.Prefix, d), 0o755); err != nil {
+			return "", err
+		}
+	}
 	logf, err := os.OpenFile(filepath.Join(o.Site.New.Prefix, "log", "cdc.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return "", err

@@ -100,7 +100,9 @@ func (n *nginxSwitch) Route(ctx context.Context, to Side) error {
 		}
 	}
 	if out, err := exec.CommandContext(ctx, bin, append(n.c.Args, "-t", "-q")...).CombinedOutput(); err != nil {
-		os.WriteFile(n.c.RouteFile, old, 0o644)
+		if rerr := os.WriteFile(n.c.RouteFile, old, 0o644); rerr != nil {
+			return fmt.Errorf("nginx -t refused the new route (%v %s) AND the old route could not be put back (%v): fix %s before nginx reloads", err, out, rerr, n.c.RouteFile)
+		}
 		return fmt.Errorf("nginx -t refused the new route (the old one is back): %v %s", err, out)
 	}
 	b, err := os.ReadFile(n.c.PidFile)

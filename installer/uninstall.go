@@ -28,9 +28,15 @@ func Uninstall(ctx context.Context, o Options, dropData bool) ([]string, error) 
 	}
 	if r.systemd() {
 		if _, err := os.Stat("/etc/systemd/system/payd-xckit.service"); err == nil {
-			exec.CommandContext(ctx, "systemctl", "disable", "--now", "payd-xckit.service").Run()
-			os.Remove("/etc/systemd/system/payd-xckit.service")
-			exec.CommandContext(ctx, "systemctl", "daemon-reload").Run()
+			if out, err := exec.CommandContext(ctx, "systemctl", "disable", "--now", "payd-xckit.service").CombinedOutput(); err != nil {
+				return did, fmt.Errorf("systemctl disable --now payd-xckit.service: %v %s", err, out)
+			}
+			if err := os.Remove("/etc/systemd/system/payd-xckit.service"); err != nil {
+				return did, fmt.Errorf("remove the systemd unit: %w", err)
+			}
+			if out, err := exec.CommandContext(ctx, "systemctl", "daemon-reload").CombinedOutput(); err != nil {
+				return did, fmt.Errorf("systemctl daemon-reload: %v %s", err, out)
+			}
 			did = append(did, "removed the systemd unit")
 		}
 	}
