@@ -97,7 +97,7 @@ func benchRun(c *cli.Context) error {
 		}
 		sampler, target = l.sampler, l.client.BaseURL
 	}
-	logger(c).Info("bench: running", "scenario", scenario, "target", target, "rate", c.Float64("rate"),
+	logger(c).Info("bench: running", "scenario", scenario, "target", dbx.Redact(target), "rate", c.Float64("rate"),
 		"concurrency", c.Int("concurrency"), "warmup", c.Duration("warmup"), "duration", c.Duration("duration"))
 	show, done := progressLine(c.App.ErrWriter, scenario)
 	s, err := bench.Run(c.Context, w, bench.Options{Rate: c.Float64("rate"), Concurrency: c.Int("concurrency"),
