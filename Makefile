@@ -25,7 +25,8 @@ build: ## build bin/xckit and bin/payd for this machine
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(XCKIT) ./cmd/xckit
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/payd ./cmd/payd
 
-vet: ## gofmt check and go vet
+vet: ## gofmt check, go vet, no build output or large non-test files tracked in git
+	@scripts/check-tracked.sh
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 

@@ -14,7 +14,7 @@ func TestDetectDialect(t *testing.T) {
 		version string
 		major   int
 	}{
-		// Banners quoted in ../shared/testdata/opengauss-decoding-samples.md.
+		// Banners quoted in testdata/opengauss-decoding-samples.md.
 		{FamilyPostgres, "(openGauss 5.0.0 build a07d57c3) compiled at 2023-03-29 03:07:56 commit 0 last mr  ", OpenGauss, "5.0.0", 5},
 		{FamilyPostgres, "(openGauss-lite 7.0.0-RC3 build ) compiled at 2026-04-21 15:29:26 commit 0 last mr  ", OpenGauss, "7.0.0-RC3", 7},
 		{FamilyPostgres, "(GaussDB Kernel V500R002C20 build ...)", OpenGauss, "V500R002C20", 500},
