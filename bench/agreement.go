@@ -38,7 +38,7 @@ func (a *AgreementWorkload) Next(_ context.Context, _ int) Op {
 func (a *AgreementWorkload) sign() Op {
 	n := a.seq.Add(1)
 	acct := rand.IntN(a.Accounts) + 1
-	req := platform.AgreementRequest{ReqID: fmt.Sprintf("%s-ag-%d", a.RunID, n), Customer: fmt.Sprintf("bench-%d", n),
+	req := platform.AgreementRequest{ReqID: fmt.Sprintf("%s-ag-%d", a.RunID, n), Customer: fmt.Sprintf("%sbench-%d", platform.TestTag, n),
 		Channel: platform.SeedChannel(a.Channels, acct), Account: int64(acct)}
 	return func(ctx context.Context) Result {
 		r, err := a.Client.Do(ctx, http.MethodPost, "/v1/agreements", req)

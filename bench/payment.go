@@ -57,5 +57,8 @@ func classify(err error) string {
 	}
 }
 
-// RunID makes a req_id prefix unique to this run.
-func RunID(prefix string) string { return fmt.Sprintf("%s-%d", prefix, time.Now().UnixNano()) }
+// RunID makes a req_id prefix unique to this run. It starts with platform.TestTag:
+// the kit's load is test traffic, which a cutover may remove from the new side.
+func RunID(prefix string) string {
+	return fmt.Sprintf("%s%s-%d", platform.TestTag, prefix, time.Now().UnixNano())
+}

@@ -71,7 +71,7 @@ func EnsurePrepared(ctx context.Context, o PrepareOptions) (Preparation, error) 
 	case o.DB == nil:
 		return p, fmt.Errorf("%w: give --db with the platform's DSN (or XCKIT_DB) so the run prepares it, or run xckit bench prepare", err)
 	}
-	p.Created, err = platform.Seed(ctx, o.DB, platform.SeedOptions{Accounts: o.Accounts, Balance: o.Balance, Merchant: o.Client.Merchant, Channels: o.Channels})
+	p.Created, err = platform.Seed(ctx, o.DB, platform.SeedOptions{Accounts: o.Accounts, Balance: o.Balance, Merchant: o.Client.Merchant, Channels: o.Channels, Customer: platform.TestTag + "seed-"})
 	if err != nil {
 		return p, fmt.Errorf("prepare: %w", err)
 	}

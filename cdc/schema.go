@@ -70,10 +70,12 @@ func Tables(ctx context.Context, db *dbx.DB, patterns []string) ([]string, error
 	return out, rows.Err()
 }
 
-// Selected reports whether a table takes part: xckit's own tables and the schema
-// version table never do; otherwise it must match a pattern (none = all).
+// Selected reports whether a table takes part: xckit's own tables (xckit_) and the
+// platform's bookkeeping (xc_: schema version, nonces) never do; otherwise it must
+// match a pattern (none = all).
 func Selected(table string, patterns []string) bool {
-	if strings.HasPrefix(table, "xckit_") || table == "xc_schema_version" {
+	name := table[strings.LastIndex(table, ".")+1:] // decoded changes name the schema too
+	if strings.HasPrefix(name, "xckit_") || strings.HasPrefix(name, "xc_") {
 		return false
 	}
 	if len(patterns) == 0 {

@@ -28,6 +28,11 @@ type VerifyOptions struct {
 	// column are compared whole.
 	Since        time.Time
 	SinceColumns []string
+	// Disposable, when set with Repair, says which of the target's extra rows a repair
+	// may delete (cols are the column names, row the canonical values). The others are
+	// kept, counted in Protected and listed in ProtectedKeys: a cutover must never
+	// delete a row it cannot prove is test traffic.
+	Disposable func(table string, cols, row []string) bool
 }
 
 // MaxRepairRows bounds --repair: beyond it, reload the table with cdc copy.
@@ -53,6 +58,9 @@ type TableReport struct {
 	// delete from the target (extra).
 	Upserts int `json:"repair_upserts,omitempty"`
 	Deletes int `json:"repair_deletes,omitempty"`
+	// Protected are extra rows the repair keeps (VerifyOptions.Disposable said no).
+	Protected     int64    `json:"protected,omitempty"`
+	ProtectedKeys []string `json:"protected_keys,omitempty"`
 
 	repair *repairPlan
 }
@@ -296,7 +304,13 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 			tr.Extra++
 			tr.TargetRows++
 			add(Diff{Kind: "extra", Key: keyString(t, pkIdx, pk)})
-			if err = keep(tRaw, true); err == nil {
+			if plan != nil && o.Disposable != nil && !o.Disposable(table, names, t) {
+				tr.Protected++
+				if len(tr.ProtectedKeys) < o.MaxDiffs {
+					tr.ProtectedKeys = append(tr.ProtectedKeys, keyString(t, pkIdx, pk))
+				}
+				t, tRaw, tok, err = dstStream.next()
+			} else if err = keep(tRaw, true); err == nil {
 				t, tRaw, tok, err = dstStream.next()
 			}
 		default:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/installer"
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/journal"
 	"github.com/xckit/xckit/lab"
 	"github.com/xckit/xckit/platform"
 	"github.com/xckit/xckit/profiles"
@@ -85,6 +87,14 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 		t.Fatalf("after cutover the balancer routes to %q", side)
 	}
 
+	up := func(url string) bool {
+		r, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		r.Body.Close()
+		return r.StatusCode == 200
+	}
 	// 500 payments/s through the balancer; record every acknowledged req_id.
 	client := &platform.Client{BaseURL: env.LBURL, Merchant: env.MerchantID, Key: env.MerchantKey, HTTP: &http.Client{Timeout: 10 * time.Second}}
 	w := &ackWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 1000, Channels: []string{"tenpay", "alipay", "other"}, DebitPct: 50, RunID: "rb"}}
@@ -124,6 +134,54 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 		t.Errorf("%d of %d acknowledged payments are not in legacy", missing, len(w.acked()))
 	}
 
+	// The same rollback again finds legacy live: nothing to do, nothing touched (it
+	// used to drain, time out at wait-cdc and "restore" traffic to the stale new side).
+	out.Reset()
+	rep, err = Rollback(ctx, opts)
+	if err != nil || rep.Verdict != "nothing-to-do" {
+		t.Fatalf("a second rollback must do nothing: %v %+v\n%s", err, rep, out.String())
+	}
+	if side, _ := sw.Current(ctx); side != SideLegacy || up("http://"+site.New.Listen+"/readyz") {
+		t.Fatalf("a second rollback changed the world: route %q, new payd up %v", side, up("http://"+site.New.Listen+"/readyz"))
+	}
+
+	// A payment only the new side has that is not test traffic stops the cutover
+	// (it would have been deleted); a test-traffic row is removed.
+	admin, err := dbx.Open(ctx, site.New.AdminDB, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	newDB := strings.TrimSuffix(site.New.AdminDB, "/postgres")
+	if i := strings.LastIndex(site.New.DB, "/"); i > 0 {
+		newDB = newDB + site.New.DB[i:]
+	}
+	appAdmin, err := dbx.Open(ctx, newDB, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appAdmin.Close()
+	insertPayment := func(id string) {
+		t.Helper()
+		if _, err := appAdmin.ExecContext(ctx, `INSERT INTO payments (req_id, merchant, type, agreement_id, account_id, channel, amount, currency, status, code, body_hash, created_at)
+			SELECT $1, merchant, 'debit', agreement_id, account_id, channel, 7, currency, status, code, body_hash, created_at FROM payments LIMIT 1`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	insertPayment("acked-only-on-new")
+	insertPayment(platform.TestTag + "acc-leftover")
+	out.Reset()
+	rep, err = Cutover(ctx, opts)
+	if err == nil || !strings.Contains(err.Error(), "req_id=acked-only-on-new") || rep.Verdict != "aborted" {
+		t.Fatalf("a cutover over a row only the new side has must stop naming it: %v\n%s", err, out.String())
+	}
+	if side, _ := sw.Current(ctx); side != SideLegacy || !up(site.Legacy.Ready) {
+		t.Fatalf("after the refused copy legacy must be live again: route %q, legacy up %v; %v", side, up(site.Legacy.Ready), rep.Restored)
+	}
+	if _, err := appAdmin.ExecContext(ctx, "DELETE FROM payments WHERE req_id = 'acked-only-on-new'"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Switch forward after legacy took writes; then a stalled CDC makes rollback abort.
 	for i := 0; i < 20; i++ {
 		client.Pay(ctx, platform.PaymentRequest{ReqID: fmt.Sprintf("legacy-only-%d", i), Type: platform.Credit, AgreementID: "ag-seed-2", Amount: 5, Currency: "CNY", Channel: "alipay"})
@@ -141,10 +199,14 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	if v, err := cdc.Verify(ctx, cdc.VerifyOptions{Source: src, Target: legacy}); err != nil || !v.Equal() {
 		t.Errorf("after switching forward: %+v %v", v.Tables, err)
 	}
-	// Stall the CDC: kill cdc run, write on the new side, then ask for a rollback.
-	if pid := livePid(filepath.Join(site.New.Prefix, "run", "cdc.pid")); pid != 0 {
-		syscall.Kill(pid, syscall.SIGKILL)
+	var n int
+	if src.QueryRow("SELECT count(*) FROM payments WHERE req_id = $1", platform.TestTag+"acc-leftover").Scan(&n); n != 0 {
+		t.Errorf("the test-traffic row only the new side had must be removed by the cutover's copy")
 	}
+	// Stall the CDC (SIGSTOP: it runs but applies nothing), write on the new side, then
+	// ask for a rollback.
+	cdcRun := livePid(filepath.Join(site.New.Prefix, "run", "cdc.pid"))
+	syscall.Kill(cdcRun, syscall.SIGSTOP)
 	client.Pay(ctx, platform.PaymentRequest{ReqID: "after-stall", Type: platform.Credit, AgreementID: "ag-seed-3", Amount: 5, Currency: "CNY", Channel: "other"})
 	stalled := opts
 	stalled.Site.CDC.Budget = 2 * time.Second
@@ -160,20 +222,15 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 		t.Errorf("the new side must take payments again after the abort: %v %+v", err, r)
 	}
 
+	// A cutover now finds the new side live and does nothing.
+	syscall.Kill(cdcRun, syscall.SIGCONT)
+	if rep, err := Cutover(ctx, opts); err != nil || rep.Verdict != "nothing-to-do" {
+		t.Fatalf("a cutover over a live new side must do nothing: %v %+v", err, rep.World)
+	}
+
 	// Kill the rollback after each step and --resume: it completes with RPO 0, and at
-	// no stop are both sides writable. The CDC comes back first (it was killed above).
-	if _, err := startCDC(ctx, &op{Options: opts}); err != nil {
-		t.Fatal(err)
-	}
+	// no stop are both sides writable.
 	newURL, legacyURL := "http://"+site.New.Listen+"/readyz", site.Legacy.Ready
-	up := func(url string) bool {
-		r, err := http.Get(url)
-		if err != nil {
-			return false
-		}
-		r.Body.Close()
-		return r.StatusCode == 200
-	}
 	for k := 1; k <= 10; k++ {
 		killed := opts
 		killed.stopAfter = k
@@ -184,14 +241,34 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 		if up(legacyURL) && up(newURL) && !fenced {
 			t.Fatalf("after step %d both sides are up and the new side can still write", k)
 		}
+		if k == 10 {
+			// Killed after route-legacy: the world is the goal, so the rerun (with or
+			// without --resume) has nothing to do and leaves the journal clean.
+			if rep, err := Rollback(ctx, opts); err != nil || rep.Verdict != "nothing-to-do" {
+				t.Fatalf("a rollback killed after its route must find nothing to do: %v %+v", err, rep)
+			}
+			if st, _ := journal.Read(filepath.Join(site.New.Prefix, "state", "rollback.journal")); st.Dirty != "" {
+				t.Fatalf("the journal stays dirty at %s", st.Dirty)
+			}
+			continue
+		}
 		if _, err := Rollback(ctx, opts); err == nil || !strings.Contains(err.Error(), "--resume") {
-			t.Fatalf("a killed rollback must refuse to start again without --resume: %v", err)
+			t.Fatalf("a rollback killed after step %d must refuse to start again without --resume: %v", k, err)
 		}
 		resumed := opts
 		resumed.Resume = true
 		rep, err := Rollback(ctx, resumed)
-		if err != nil || rep.Verdict != "ok" || !strings.HasPrefix(rep.RPO, "0:") {
+		if err != nil || rep.Verdict != "ok" || !strings.HasPrefix(rep.RPO, "0:") || rep.RPOTransactions == nil || *rep.RPOTransactions != 0 {
 			t.Fatalf("--resume after step %d: %v %+v", k, err, rep)
+		}
+		// The clients' window spans both runs: from the first run's drain.
+		if k >= 2 {
+			st, _ := journal.Read(filepath.Join(site.New.Prefix, "state", "rollback.journal"))
+			drained := firstStart(st.SinceReset, "drain")
+			window := lastFinish(st.SinceReset, "route-legacy").Sub(drained).Seconds()
+			if len(rep.Runs) != 2 || !drained.Before(rep.Runs[1].Started) || math.Abs(rep.RTOSeconds-window) > 0.01 {
+				t.Fatalf("--resume after step %d: the RTO %.3fs must be the window from the first run's drain (%.3fs); runs %+v", k, rep.RTOSeconds, window, rep.Runs)
+			}
 		}
 		if side, _ := sw.Current(ctx); side != SideLegacy {
 			t.Fatalf("after the resumed rollback (killed after step %d) the route is %q", k, side)

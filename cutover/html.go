@@ -9,7 +9,8 @@ import (
 var reportPage = template.Must(template.New("r").Funcs(template.FuncMap{
 	"f2":     strconvFormat,
 	"width":  func(float64) int { return 0 },
-	"passed": func(v string) bool { return v == "ok" },
+	"passed": func(v string) bool { return v == "ok" || v == "nothing-to-do" },
+	"inc":    func(i int) int { return i + 1 },
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>xckit {{.Kind}}</title>
 <style>
@@ -22,8 +23,12 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 <div id="verdict" class="verdict {{if passed .Verdict}}pass{{else}}fail{{end}}">{{.Kind}}: {{.Verdict}}</div>
 <h1>{{if .RTOSeconds}}RTO {{f2 .RTOSeconds}} s{{end}}{{if .RPO}} · RPO {{.RPO}}{{end}}</h1>
 <p>started {{.Started.Format "2006-01-02 15:04:05 MST"}}{{if .FenceLSN}}, fence at {{.FenceLSN}}{{end}}</p>
+{{if .World}}<p id="world">found before it started: {{.World}}</p>{{end}}
+{{if gt (len .Runs) 1}}<h2>Runs (interrupted and resumed)</h2><table id="runs"><tr><th>run</th><th>started</th><th>seconds</th></tr>
+{{range $i, $r := .Runs}}<tr><td>{{inc $i}}{{if $r.Resumed}} (--resume){{end}}</td><td>{{$r.Started.Format "15:04:05.000"}}</td><td>{{f2 $r.Seconds}}</td></tr>
+{{end}}</table>{{end}}
 <table id="steps"><tr><th>#</th><th>step</th><th>status</th><th>seconds</th><th></th><th>detail</th></tr>
-{{range $i, $s := .Steps}}<tr><td>{{$i}}</td><td>{{$s.Name}}</td><td>{{$s.Status}}</td><td>{{f2 $s.Seconds}}</td><td><span class="bar" style="width:{{width $s.Seconds}}px"></span></td><td>{{$s.Detail}}</td></tr>
+{{range $i, $s := .Steps}}<tr><td>{{inc $i}}</td><td>{{$s.Name}}</td><td>{{$s.Status}}</td><td>{{f2 $s.Seconds}}</td><td><span class="bar" style="width:{{width $s.Seconds}}px"></span></td><td>{{$s.Detail}}</td></tr>
 {{end}}</table>
 {{if .Restored}}<h2>Restored after the abort</h2><ul>{{range .Restored}}<li>{{.}}</li>{{end}}</ul>{{end}}
 </body></html>

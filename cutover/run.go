@@ -48,20 +48,40 @@ type StepResult struct {
 
 // Report is what a cutover or rollback did.
 type Report struct {
-	Kind       string       `json:"kind"`
-	Started    time.Time    `json:"started"`
-	Verdict    string       `json:"verdict"` // ok, aborted (and restored), planned
-	Steps      []StepResult `json:"steps"`
-	RTOSeconds float64      `json:"rto_seconds,omitempty"`
-	RPO        string       `json:"rpo,omitempty"`
-	FenceLSN   string       `json:"fence_lsn,omitempty"`
-	Restored   []string     `json:"restored,omitempty"`
+	Kind    string       `json:"kind"`
+	Started time.Time    `json:"started"`
+	Verdict string       `json:"verdict"` // ok, nothing-to-do, aborted (and restored), refused, planned
+	Steps   []StepResult `json:"steps"`
+	// World is what the command found before it changed anything.
+	World *World `json:"world,omitempty"`
+	// RTOSeconds is the window the clients saw: from the first drain of this run (or of
+	// the interrupted run it resumed) until the balancer routed again.
+	RTOSeconds float64   `json:"rto_seconds,omitempty"`
+	Runs       []RunPart `json:"runs,omitempty"`
+	// RPOTransactions is how many transactions the new side accepted that the legacy
+	// side lacks: 0 when the CDC applied the fence position, -1 when unknown
+	// (--force-data-loss). RPO says the same in words.
+	RPOTransactions *int     `json:"rpo_transactions,omitempty"`
+	RPO             string   `json:"rpo,omitempty"`
+	FenceLSN        string   `json:"fence_lsn,omitempty"`
+	Restored        []string `json:"restored,omitempty"`
+}
+
+// RunPart is one command's share of a runbook run that was interrupted and resumed.
+type RunPart struct {
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Resumed bool      `json:"resumed"`
 }
 
 type step struct {
 	name string
 	plan string
-	do   func(ctx context.Context, o *op) (string, error)
+	// do applies the step. It reads the world first, calls o.changed() only when it
+	// changes something, and does nothing when its goal already holds.
+	do func(ctx context.Context, o *op) (string, error)
+	// undo restores what do changed; it is called only for steps that changed
+	// something (in this run, or in the interrupted run this one resumes).
 	undo func(ctx context.Context, o *op) error
 	// resumed, when set, restores what the step established in an earlier,
 	// interrupted run (--resume skips it).
@@ -71,19 +91,41 @@ type step struct {
 // op is one run's state.
 type op struct {
 	Options
-	sw    Switcher
-	start time.Time
-	fence string
-	rep   *Report
-	steps int
+	sw       Switcher
+	start    time.Time
+	fence    string
+	rep      *Report
+	steps    int
+	touched  bool      // the current step changed something
+	drainAt  time.Time // when the balancer stopped sending traffic (this run or the one resumed)
+	routedAt time.Time
 }
+
+// changed records that the current step changed the world, so that an abort undoes it.
+func (o *op) changed() { o.touched = true }
 
 func (o *op) journalPath(kind string) string {
 	return filepath.Join(o.Site.New.Prefix, "state", kind+".journal")
 }
 
+// runbook is one of the two commands: its steps, and how it reads the world before
+// it starts (admit says whether to run, to do nothing, or to refuse).
+type runbook struct {
+	kind      string
+	routeStep string // the step that routes traffic again (the end of the clients' wait)
+	steps     []step
+	admit     func(w World, resuming bool) (verdict, why string)
+}
+
+// Verdicts of admit.
+const (
+	admitRun     = "run"
+	admitNothing = "nothing-to-do"
+	admitRefuse  = "refused"
+)
+
 // execute runs the steps with journal, plan, resume and restore-on-abort.
-func execute(ctx context.Context, kind string, opts Options, steps []step) (Report, error) {
+func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 	if opts.Out == nil {
 		opts.Out = io.Discard
 	}
@@ -97,63 +139,130 @@ func execute(ctx context.Context, kind string, opts Options, steps []step) (Repo
 	if err != nil {
 		return Report{}, err
 	}
-	o := &op{Options: opts, sw: sw, start: time.Now(), rep: &Report{Kind: kind, Started: time.Now().UTC()}}
+	o := &op{Options: opts, sw: sw, start: time.Now(), rep: &Report{Kind: rb.kind, Started: time.Now().UTC()}}
 	if o.Plan {
 		o.rep.Verdict = "planned"
-		for i, s := range steps {
+		for i, s := range rb.steps {
 			fmt.Fprintf(o.Out, "%2d. %-14s %s\n", i+1, s.name, s.plan)
 			o.rep.Steps = append(o.rep.Steps, StepResult{Name: s.name, Status: "planned", Detail: s.plan})
 		}
 		return *o.rep, nil
 	}
-	st, err := journal.Read(o.journalPath(kind))
+	st, err := journal.Read(o.journalPath(rb.kind))
 	if err != nil {
 		return *o.rep, err
 	}
-	if st.Dirty != "" && !o.Resume {
-		return *o.rep, fmt.Errorf("the last %s stopped during step %s (the journal is dirty): run it again with --resume", kind, st.Dirty)
+	// Start from the world as it is: what routes, what runs, what is fenced.
+	w := observe(ctx, o)
+	o.rep.World = &w
+	fmt.Fprintf(o.Out, "    found: %s\n", w)
+	resuming := o.Resume && (st.Dirty != "" || len(st.Done) > 0)
+	verdict, why := rb.admit(w, resuming)
+	if verdict == admitNothing {
+		o.rep.Verdict = admitNothing
+		fmt.Fprintf(o.Out, "%s: nothing to do: %s\n", rb.kind, why)
+		if st.Dirty != "" || len(st.Done) > 0 {
+			// The goal holds: the interrupted run needs no resuming.
+			return *o.rep, appendJournal(o.journalPath(rb.kind), journal.Entry{Step: "*", Event: journal.Reset})
+		}
+		return *o.rep, nil
 	}
-	j, err := journal.Open(o.journalPath(kind))
+	if st.Dirty != "" && !o.Resume {
+		return *o.rep, fmt.Errorf("the last %s stopped during step %s (the journal is dirty): run it again with --resume", rb.kind, st.Dirty)
+	}
+	if verdict == admitRefuse {
+		o.rep.Verdict = admitRefuse
+		return *o.rep, fmt.Errorf("%s refused, nothing changed: %s", rb.kind, why)
+	}
+	j, err := journal.Open(o.journalPath(rb.kind))
 	if err != nil {
 		return *o.rep, err
 	}
 	defer j.Close()
 	if !o.Resume {
-		j.Append(journal.Entry{Step: "*", Event: journal.Reset})
-		st = journal.State{Done: map[string]bool{}}
+		st = journal.State{Done: map[string]bool{}, Changed: map[string]bool{}}
+		if err := j.Append(journal.Entry{Step: "*", Event: journal.Reset}); err != nil {
+			return *o.rep, err
+		}
 	}
+	if err := j.Append(journal.Entry{Step: "*", Event: journal.Begin}); err != nil {
+		return *o.rep, err
+	}
+	o.drainAt = firstStart(st.SinceReset, "drain")
+	rep, err := o.run(ctx, j, st, rb)
+	rep.Runs = runParts(st.SinceReset, o.start)
+	return rep, err
+}
+
+// run applies the steps in order; a failure undoes, newest first, what was changed.
+func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb runbook) (Report, error) {
 	var done []step
-	for i, s := range steps {
+	changed := map[string]bool{}
+	abort := func(s step, res StepResult) (Report, error) {
+		o.rep.Steps = append(o.rep.Steps, res)
+		fmt.Fprintf(o.Out, "%2d. %-14s FAILED after %.2fs: %s\n", len(o.rep.Steps), s.name, res.Seconds, res.Detail)
+		o.restore(ctx, done, changed)
+		o.rep.Verdict = "aborted"
+		return *o.rep, fmt.Errorf("%s aborted at step %s: %s; %s", rb.kind, s.name, res.Detail, restoredText(o.rep.Restored))
+	}
+	for i, s := range rb.steps {
 		if o.Resume && st.Done[s.name] && st.Dirty != s.name {
 			fmt.Fprintf(o.Out, "%2d. %-14s done before (--resume)\n", i+1, s.name)
 			o.rep.Steps = append(o.rep.Steps, StepResult{Name: s.name, Status: "skipped", Detail: "done before"})
 			if s.resumed != nil {
 				s.resumed(o)
 			}
-			done = append(done, s)
+			done, changed[s.name] = append(done, s), st.Changed[s.name]
 			continue
 		}
-		j.Append(journal.Entry{Step: s.name, Event: journal.Started})
+		if err := j.Append(journal.Entry{Step: s.name, Event: journal.Started}); err != nil {
+			return abort(s, StepResult{Name: s.name, Status: "failed", Detail: err.Error()})
+		}
 		t0 := time.Now()
+		if s.name == "drain" && o.drainAt.IsZero() {
+			o.drainAt = t0
+		}
+		o.touched = false
 		detail, err := s.do(ctx, o)
 		res := StepResult{Name: s.name, Status: "done", Seconds: time.Since(t0).Seconds(), Detail: detail}
+		if o.touched {
+			// Even a failed step may have changed something half-way: undo it too.
+			done, changed[s.name] = append(done, s), true
+		}
 		if err != nil {
 			res.Status, res.Detail = "failed", dbx.Redact(err.Error())
-			j.Append(journal.Entry{Step: s.name, Event: journal.Failed, Error: res.Detail})
-			o.rep.Steps = append(o.rep.Steps, res)
-			fmt.Fprintf(o.Out, "%2d. %-14s FAILED after %.2fs: %s\n", i+1, s.name, res.Seconds, res.Detail)
-			o.restore(ctx, done)
-			o.rep.Verdict = "aborted"
-			return *o.rep, fmt.Errorf("%s aborted at step %s: %s; %s", kind, s.name, res.Detail, restoredText(o.rep.Restored))
+			if jerr := j.Append(journal.Entry{Step: s.name, Event: journal.Failed, Error: res.Detail}); jerr != nil {
+				res.Detail += "; and the journal could not record it: " + jerr.Error()
+			}
+			return abort(s, res)
 		}
-		j.Append(journal.Entry{Step: s.name, Event: journal.Finished, Seconds: res.Seconds})
+		if !o.touched {
+			done = append(done, s)
+			if res.Detail == "" {
+				res.Detail = "nothing to change"
+			}
+		}
+		n := 0
+		if o.touched {
+			n = 1
+		}
+		if err := j.Append(journal.Entry{Step: s.name, Event: journal.Finished, Changes: n, Seconds: res.Seconds}); err != nil {
+			return abort(s, StepResult{Name: s.name, Status: "failed", Seconds: res.Seconds, Detail: "journal: " + err.Error()})
+		}
 		o.rep.Steps = append(o.rep.Steps, res)
-		fmt.Fprintf(o.Out, "%2d. %-14s done in %5.2fs  %s\n", i+1, s.name, res.Seconds, detail)
-		done = append(done, s)
-		if o.steps++; o.stopAfter > 0 && o.steps >= o.stopAfter && i < len(steps)-1 {
-			j.Append(journal.Entry{Step: steps[i+1].name, Event: journal.Started})
+		fmt.Fprintf(o.Out, "%2d. %-14s done in %5.2fs  %s\n", i+1, s.name, res.Seconds, res.Detail)
+		if o.steps++; o.stopAfter > 0 && o.steps >= o.stopAfter && i < len(rb.steps)-1 {
+			if err := j.Append(journal.Entry{Step: rb.steps[i+1].name, Event: journal.Started}); err != nil {
+				return *o.rep, err
+			}
 			return *o.rep, errStopped
 		}
+	}
+	if o.routedAt.IsZero() { // routed by the interrupted run this one resumed
+		o.routedAt = lastFinish(st.SinceReset, rb.routeStep)
+	}
+	if !o.drainAt.IsZero() && !o.routedAt.IsZero() {
+		o.rep.RTOSeconds = o.routedAt.Sub(o.drainAt).Seconds()
 	}
 	o.rep.Verdict = "ok"
 	return *o.rep, nil
@@ -161,10 +270,10 @@ func execute(ctx context.Context, kind string, opts Options, steps []step) (Repo
 
 var errStopped = errors.New("stopped by the test hook")
 
-// restore undoes the completed steps that can be undone, newest first.
-func (o *op) restore(ctx context.Context, done []step) {
+// restore undoes the steps that changed something, newest first.
+func (o *op) restore(ctx context.Context, done []step, changed map[string]bool) {
 	for i := len(done) - 1; i >= 0; i-- {
-		if done[i].undo == nil {
+		if done[i].undo == nil || !changed[done[i].name] {
 			continue
 		}
 		if err := done[i].undo(ctx, o); err != nil {
@@ -183,6 +292,57 @@ func restoredText(r []string) string {
 		return "nothing needed restoring"
 	}
 	return "restored: " + strings.Join(r, ", ")
+}
+
+// appendJournal opens the journal, appends one entry and closes it.
+func appendJournal(path string, e journal.Entry) error {
+	j, err := journal.Open(path)
+	if err != nil {
+		return err
+	}
+	if err := j.Append(e); err != nil {
+		j.Close()
+		return err
+	}
+	return j.Close()
+}
+
+// firstStart is when the named step first started in the entries (zero if never).
+func firstStart(entries []journal.Entry, name string) time.Time {
+	for _, e := range entries {
+		if e.Step == name && e.Event == journal.Started {
+			return e.Time
+		}
+	}
+	return time.Time{}
+}
+
+// lastFinish is when the named step last finished in the entries (zero if never).
+func lastFinish(entries []journal.Entry, name string) time.Time {
+	var t time.Time
+	for _, e := range entries {
+		if e.Step == name && e.Event == journal.Finished {
+			t = e.Time
+		}
+	}
+	return t
+}
+
+// runParts splits the journal since the last reset into the commands that wrote it,
+// and adds this one (started at now).
+func runParts(entries []journal.Entry, now time.Time) []RunPart {
+	var parts []RunPart
+	for _, e := range entries {
+		switch {
+		case e.Event == journal.Begin:
+			parts = append(parts, RunPart{Started: e.Time, Resumed: len(parts) > 0})
+		case len(parts) > 0:
+			p := &parts[len(parts)-1]
+			p.Seconds = e.Time.Sub(p.Started).Seconds()
+		}
+	}
+	parts = append(parts, RunPart{Started: now.UTC(), Seconds: time.Since(now).Seconds(), Resumed: len(parts) > 0})
+	return parts
 }
 
 // sh runs a site command.

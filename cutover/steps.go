@@ -11,14 +11,14 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/xckit/xckit/cdc"
-	"github.com/xckit/xckit/installer"
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/report"
 )
 
-// fenceSQL makes the platform's role read-only (and undoes it), on openGauss and
-// PostgreSQL alike.
+// fence makes the platform's role read-only (on) or lifts that (off), on openGauss and
+// PostgreSQL alike. It reads the role first: a fence already in place is not set again
+// (its sessions are still ended: a run killed between the two left them), and a role
+// that is not fenced is not touched.
 func fence(ctx context.Context, o *op, on bool) (string, error) {
 	app, err := dbx.ParseDSN(o.Site.New.DB)
 	if err != nil {
@@ -29,20 +29,45 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 		return "", err
 	}
 	defer admin.Close()
+	was, err := fencedRole(ctx, admin, app.User)
+	if err != nil {
+		return "", err
+	}
 	role := admin.Dialect.QuoteIdent(app.User)
 	if !on {
-		_, err := admin.ExecContext(ctx, "ALTER ROLE "+role+" RESET default_transaction_read_only")
-		return "role " + app.User + " may write again", err
+		if !was {
+			return "role " + app.User + " may write (it was not fenced)", nil
+		}
+		o.changed()
+		if _, err := admin.ExecContext(ctx, "ALTER ROLE "+role+" RESET default_transaction_read_only"); err != nil {
+			return "", err
+		}
+		// Sessions opened under the fence keep read-only: end them too.
+		n, err := endSessions(ctx, admin, app.User)
+		return fmt.Sprintf("role %s may write again, %d read-only sessions ended", app.User, n), err
 	}
-	if _, err := admin.ExecContext(ctx, "ALTER ROLE "+role+" SET default_transaction_read_only = on"); err != nil {
-		return "", err
+	note := "read-only"
+	if was {
+		note = "was read-only already"
+	} else {
+		o.changed()
+		if _, err := admin.ExecContext(ctx, "ALTER ROLE "+role+" SET default_transaction_read_only = on"); err != nil {
+			return "", err
+		}
 	}
 	// Sessions opened before the fence keep their setting: end them.
-	var n int
-	if err := admin.QueryRowContext(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", app.User).Scan(&n); err != nil {
+	n, err := endSessions(ctx, admin, app.User)
+	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("role %s read-only, %d sessions ended", app.User, n), nil
+	return fmt.Sprintf("role %s %s, %d sessions ended", app.User, note, n), nil
+}
+
+// endSessions ends every session of a role (they reconnect with the role's settings).
+func endSessions(ctx context.Context, admin *dbx.DB, user string) (int, error) {
+	var n int
+	err := admin.QueryRowContext(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", user).Scan(&n)
+	return n, err
 }
 
 // acceptanceGate checks the acceptance evidence the cutover stands on.
@@ -113,6 +138,7 @@ func startCDC(ctx context.Context, o *op) (string, error) {
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("start cdc run: %w", err)
 	}
+	o.changed()
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
@@ -135,7 +161,10 @@ func stopCDC(ctx context.Context, o *op) (string, error) {
 	if pid == 0 {
 		return "not running", nil
 	}
-	syscall.Kill(pid, syscall.SIGTERM)
+	o.changed()
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return "", fmt.Errorf("stop cdc run pid %d: %w", pid, err)
+	}
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
 		if livePid(cdcPid(o)) == 0 || syscall.Kill(pid, 0) != nil {
 			return fmt.Sprintf("cdc run pid %d stopped", pid), nil
@@ -163,265 +192,4 @@ func livePid(file string) int {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
-}
-
-// Rollback puts the legacy system back: fence the new side, wait until the CDC has
-// applied everything it accepted, verify, start legacy, route to it, smoke test.
-func Rollback(ctx context.Context, opts Options) (Report, error) {
-	budget := opts.Site.CDC.Budget
-	if budget <= 0 {
-		budget = opts.Profile.Rollback.DrainTimeout.D()
-	}
-	if budget <= 0 {
-		budget = 30 * time.Second
-	}
-	steps := []step{
-		{name: "gates", plan: "legacy database reachable, legacy start command set, CDC slot and checkpoint known", do: func(ctx context.Context, o *op) (string, error) {
-			legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
-			if err != nil {
-				return "", err
-			}
-			defer legacy.Close()
-			if o.ForceDataLoss {
-				return "legacy reachable; --force-data-loss: the new side is not consulted", nil
-			}
-			src, err := openDB(ctx, o.Site.New.CDCSource, "new side (CDC source)")
-			if err != nil {
-				return "", fmt.Errorf("%w (if openGauss is gone, --force-data-loss rolls back and reports the window)", err)
-			}
-			defer src.Close()
-			st, err := cdc.GetStatus(ctx, src, legacy, o.Site.CDC.Slot)
-			if err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("CDC slot %s applied up to %s, lag %d bytes", st.Slot, st.CaughtUpLSN, st.LagBytes), nil
-		}},
-		{name: "drain", plan: "route the balancer to nothing (503): no new writes reach the new side",
-			do:   func(ctx context.Context, o *op) (string, error) { return "balancer drained", o.sw.Drain(ctx) },
-			undo: func(ctx context.Context, o *op) error { return o.sw.Route(ctx, SideNew) }},
-		{name: "stop-new", plan: "stop the new payd (SIGTERM: it finishes in-flight payments)",
-			do: func(ctx context.Context, o *op) (string, error) {
-				stopped, err := installer.StopApp(o.Site.New.Prefix)
-				if !stopped {
-					return "was not running", err
-				}
-				return "stopped", err
-			},
-			undo: func(ctx context.Context, o *op) error {
-				return installer.StartApp(ctx, o.Site.New.Prefix, o.Site.New.Listen, 30*time.Second)
-			}},
-		{name: "fence-db", plan: "make the platform's openGauss role read-only and end its sessions",
-			do: func(ctx context.Context, o *op) (string, error) {
-				if o.ForceDataLoss {
-					return "skipped (--force-data-loss)", nil
-				}
-				return fence(ctx, o, true)
-			},
-			undo: func(ctx context.Context, o *op) error { _, err := fence(ctx, o, false); return err }},
-		{name: "fence-lsn", plan: "read the new side's position after the fence", do: func(ctx context.Context, o *op) (string, error) {
-			if o.ForceDataLoss {
-				return "skipped (--force-data-loss)", nil
-			}
-			src, err := openDB(ctx, o.Site.New.CDCSource, "new side")
-			if err != nil {
-				return "", err
-			}
-			defer src.Close()
-			lsn, err := cdc.CurrentLSN(ctx, src)
-			o.fence, o.rep.FenceLSN = lsn.String(), lsn.String()
-			return "fence at " + lsn.String(), err
-		}},
-		{name: "wait-cdc", plan: fmt.Sprintf("wait (up to %s) until the CDC has applied everything before the fence", budget), do: func(ctx context.Context, o *op) (string, error) {
-			legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
-			if err != nil {
-				return "", err
-			}
-			defer legacy.Close()
-			if o.ForceDataLoss {
-				cp, _, err := cdc.NewSink(legacy, o.Site.CDC.Slot).Checkpoint(ctx)
-				if err != nil {
-					return "", err
-				}
-				o.rep.RPO = fmt.Sprintf("unknown: transactions the new side committed after %s (applied at %s) may be lost", max(cp.SeenLSN, cp.LSN), cp.AppliedAt.Format(time.RFC3339))
-				return "skipped (--force-data-loss): " + o.rep.RPO, nil
-			}
-			if o.fence == "" { // resumed after fence-lsn: the fence holds, so now is as good
-				src, err := openDB(ctx, o.Site.New.CDCSource, "new side")
-				if err != nil {
-					return "", err
-				}
-				l, err := cdc.CurrentLSN(ctx, src)
-				src.Close()
-				if err != nil {
-					return "", err
-				}
-				o.fence, o.rep.FenceLSN = l.String(), l.String()
-			}
-			lsn, err := cdc.ParseLSN(o.fence)
-			if err != nil {
-				return "", fmt.Errorf("fence position: %w", err)
-			}
-			if err := cdc.WaitApplied(ctx, legacy, o.Site.CDC.Slot, lsn, budget); err != nil {
-				return "", err
-			}
-			o.rep.RPO = "0: every transaction the new side accepted is in the legacy database"
-			return "applied everything before " + o.fence, nil
-		}, resumed: func(o *op) {
-			if !o.ForceDataLoss {
-				o.rep.RPO = "0: every transaction the new side accepted is in the legacy database (established before the interruption)"
-			}
-		}},
-		{name: "verify", plan: "compare the platform's tables on both sides", do: func(ctx context.Context, o *op) (string, error) {
-			if o.ForceDataLoss {
-				return "skipped (--force-data-loss)", nil
-			}
-			src, legacy, err := sides(ctx, o)
-			if err != nil {
-				return "", err
-			}
-			defer src.Close()
-			defer legacy.Close()
-			rep, err := cdc.Verify(ctx, cdc.VerifyOptions{Source: src, Target: legacy, Tables: o.Site.CDC.Tables, Parallel: 2})
-			if err != nil {
-				return "", err
-			}
-			if !rep.Equal() {
-				return "", fmt.Errorf("the sides differ: %+v", rep.Tables)
-			}
-			return fmt.Sprintf("equal: %d rows compared", rep.Rows), nil
-		}},
-		{name: "stop-cdc", plan: "stop cdc run (the legacy side becomes the live one)", do: func(ctx context.Context, o *op) (string, error) { return stopCDC(ctx, o) },
-			undo: func(ctx context.Context, o *op) error { _, err := startCDC(ctx, o); return err }},
-		{name: "start-legacy", plan: "start the legacy application and wait until it is ready",
-			do: func(ctx context.Context, o *op) (string, error) {
-				if err := sh(ctx, o.Site.Legacy.Start); err != nil {
-					return "", err
-				}
-				return "ready", waitReady(ctx, o.Site.Legacy.Ready, o.Site.Legacy.Wait)
-			},
-			undo: func(ctx context.Context, o *op) error { return sh(ctx, o.Site.Legacy.Stop) }},
-		{name: "route-legacy", plan: "route the balancer to the legacy application",
-			do: func(ctx context.Context, o *op) (string, error) {
-				return "balancer routes to legacy", o.sw.Route(ctx, SideLegacy)
-			}},
-		{name: "smoke", plan: "a signed debit and credit through the balancer", do: func(ctx context.Context, o *op) (string, error) {
-			d, err := smoke(ctx, o)
-			o.rep.RTOSeconds = time.Since(o.start).Seconds()
-			return d, err
-		}},
-	}
-	rep, err := execute(ctx, "rollback", opts, steps)
-	if err == nil && rep.Verdict == "ok" {
-		fmt.Fprintf(opts.Out, "rollback complete: RTO %.1fs, RPO %s\n", rep.RTOSeconds, rep.RPO)
-	}
-	return rep, err
-}
-
-// Cutover switches traffic to the new system: stop the legacy app, copy its data into
-// openGauss and verify, create the CDC slot before the new side's first write, start
-// the new payd and the CDC, route to it, smoke test. After a rollback the same command
-// switches forward again, bringing the legacy side's new writes over first.
-func Cutover(ctx context.Context, opts Options) (Report, error) {
-	steps := []step{
-		{name: "gates", plan: "a passed, fresh acceptance report; legacy application ready; new database reachable", do: func(ctx context.Context, o *op) (string, error) {
-			acc, err := acceptanceGate(o)
-			if err != nil {
-				return "", err
-			}
-			if err := waitReady(ctx, o.Site.Legacy.Ready, 5*time.Second); err != nil {
-				return "", fmt.Errorf("legacy application: %w", err)
-			}
-			db, err := openDB(ctx, o.Site.New.AdminDB, "new side admin")
-			if err != nil {
-				return "", err
-			}
-			db.Close()
-			return acc + "; legacy ready, new side reachable", nil
-		}},
-		{name: "drain", plan: "route the balancer to nothing (503)",
-			do:   func(ctx context.Context, o *op) (string, error) { return "balancer drained", o.sw.Drain(ctx) },
-			undo: func(ctx context.Context, o *op) error { return o.sw.Route(ctx, SideLegacy) }},
-		{name: "stop-legacy", plan: "stop the legacy application (its database keeps running)",
-			do:   func(ctx context.Context, o *op) (string, error) { return "stopped", sh(ctx, o.Site.Legacy.Stop) },
-			undo: func(ctx context.Context, o *op) error { return sh(ctx, o.Site.Legacy.Start) }},
-		{name: "unfence-new", plan: "let the platform's openGauss role write (after a rollback it was fenced)",
-			do: func(ctx context.Context, o *op) (string, error) { return fence(ctx, o, false) }},
-		{name: "copy", plan: "copy the legacy data into openGauss and verify equal", do: func(ctx context.Context, o *op) (string, error) {
-			legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
-			if err != nil {
-				return "", err
-			}
-			defer legacy.Close()
-			app, err := openDB(ctx, o.Site.New.DB, "new side")
-			if err != nil {
-				return "", err
-			}
-			defer app.Close()
-			cr, err := cdc.Copy(ctx, cdc.CopyOptions{From: legacy, To: app, Tables: o.Site.CDC.Tables})
-			if err != nil {
-				return "", err
-			}
-			// The new side must equal the legacy side before its first write: rows only
-			// it has (an install's smoke payments, say) go.
-			vopts := cdc.VerifyOptions{Source: legacy, Target: app, Tables: o.Site.CDC.Tables, Parallel: 2, Repair: true}
-			vr, err := cdc.Verify(ctx, vopts)
-			if err != nil {
-				return "", err
-			}
-			removed := 0
-			if !vr.Equal() {
-				for _, t := range vr.Tables {
-					removed += t.Deletes
-				}
-				if err := cdc.ApplyRepair(ctx, app, vr); err != nil {
-					return "", err
-				}
-				vopts.Repair = false
-				if vr, err = cdc.Verify(ctx, vopts); err != nil {
-					return "", err
-				}
-				if !vr.Equal() {
-					return "", fmt.Errorf("after the copy the sides still differ: %+v", vr.Tables)
-				}
-			}
-			return fmt.Sprintf("copied %d rows, removed %d rows only the new side had, verified equal", cr.Rows, removed), nil
-		}},
-		{name: "cdc-init", plan: "create the CDC slot on openGauss before its first write (a previous slot is replaced)", do: func(ctx context.Context, o *op) (string, error) {
-			src, legacy, err := sides(ctx, o)
-			if err != nil {
-				return "", err
-			}
-			defer src.Close()
-			defer legacy.Close()
-			if _, err := stopCDC(ctx, o); err != nil {
-				return "", fmt.Errorf("stop the old cdc run before re-creating the slot: %w", err)
-			}
-			if err := cdc.Drop(ctx, src, legacy, o.Site.CDC.Slot); err != nil {
-				return "", err
-			}
-			res, err := cdc.Init(ctx, cdc.InitOptions{Source: src, Target: legacy, Slot: o.Site.CDC.Slot, Tables: o.Site.CDC.Tables})
-			return "slot at " + res.StartLSN, err
-		}},
-		{name: "start-cdc", plan: "start xckit cdc run in the background", do: func(ctx context.Context, o *op) (string, error) { return startCDC(ctx, o) },
-			undo: func(ctx context.Context, o *op) error { _, err := stopCDC(ctx, o); return err }},
-		{name: "start-new", plan: "start the new payd and wait until it is ready",
-			do: func(ctx context.Context, o *op) (string, error) {
-				return "ready", installer.StartApp(ctx, o.Site.New.Prefix, o.Site.New.Listen, 30*time.Second)
-			},
-			undo: func(ctx context.Context, o *op) error { _, err := installer.StopApp(o.Site.New.Prefix); return err }},
-		{name: "route-new", plan: "route the balancer to the new system",
-			do: func(ctx context.Context, o *op) (string, error) {
-				return "balancer routes to new", o.sw.Route(ctx, SideNew)
-			}},
-		{name: "smoke", plan: "a signed debit and credit through the balancer", do: func(ctx context.Context, o *op) (string, error) {
-			d, err := smoke(ctx, o)
-			o.rep.RTOSeconds = time.Since(o.start).Seconds()
-			return d, err
-		}},
-	}
-	rep, err := execute(ctx, "cutover", opts, steps)
-	if err == nil && rep.Verdict == "ok" {
-		fmt.Fprintf(opts.Out, "cutover complete in %.1fs: the new system takes traffic, CDC keeps legacy in step\n", rep.RTOSeconds)
-	}
-	return rep, err
 }

@@ -141,6 +141,11 @@ func StopApp(prefix string) (bool, error) {
 	return true, stopPID(pid, 30*time.Second)
 }
 
+// AppPID is the pid of the payd installed under prefix, or 0 when it does not run.
+func AppPID(prefix string) int {
+	return (&run{o: withDefaults(Options{Prefix: prefix})}).paydPID()
+}
+
 // StartApp starts the payd installed under prefix unless it runs, and waits until it
 // answers /readyz on listen.
 func StartApp(ctx context.Context, prefix, listen string, wait time.Duration) error {

@@ -95,6 +95,12 @@ func (a *legacyApp) up(ctx context.Context) error {
 		}
 	}
 	if !a.running() {
+		// A cutover stopped the legacy payd on purpose: starting it again would make two
+		// live sides. Only a route to legacy (or none chosen yet) lets lab up start it.
+		if side := RoutedSide(a.s.Dir); side != "" && side != "legacy" {
+			a.log.Warn("lab: the legacy payd stays stopped: the balancer routes to "+side+" (a cutover or rollback chose it); xckit rollback brings legacy back", "route", side)
+			return nil
+		}
 		for _, args := range [][]string{
 			{"--config", a.conf(), "--log-level", "warn", "migrate"},
 			{"--config", a.conf(), "--log-level", "warn", "seed", "--accounts", fmt.Sprint(labSeedAccounts), "--balance", fmt.Sprint(labSeedBalance)},
@@ -197,6 +203,21 @@ func routeIfUnrouted(ctx context.Context, s State, side string, port int) error 
 		return err
 	}
 	return newLB(s, nil).reload(ctx)
+}
+
+// RoutedSide is the side the lab's balancer routes to ("new", "legacy", "none" when
+// drained), or "" when no route has been chosen yet.
+func RoutedSide(dir string) string {
+	cur, err := os.ReadFile(RouteFile(dir))
+	if err != nil || string(cur) == NoRoute {
+		return ""
+	}
+	for _, line := range strings.Split(string(cur), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "set $xckit_side "); ok {
+			return strings.Trim(strings.TrimSuffix(v, ";"), `"`)
+		}
+	}
+	return ""
 }
 
 // RouteTo is the route file sending all traffic to one side's platform.

@@ -7,6 +7,7 @@ type apiError struct {
 	Status int    `json:"-"`
 	Code   string `json:"error"`
 	Msg    string `json:"message"`
+	cause  error  // logged, never sent
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Msg }

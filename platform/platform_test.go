@@ -129,8 +129,8 @@ func TestAPIBehaviour(t *testing.T) {
 		r.Decode(&ag)
 		expect(t, "sign retry", w.do(t, "POST", "/v1/agreements", AgreementRequest{ReqID: "sign-1", Customer: "alice", Channel: "alipay", Account: 7}), 200, ag.ID)
 		expect(t, "sign conflict", w.do(t, "POST", "/v1/agreements", AgreementRequest{ReqID: "sign-1", Customer: "bob", Channel: "alipay", Account: 7}), 409, "req_id_conflict")
-		expect(t, "sign unknown account", w.do(t, "POST", "/v1/agreements", AgreementRequest{Customer: "x", Channel: "alipay", Account: 999999}), 422, "unknown_account")
-		expect(t, "sign bad channel", w.do(t, "POST", "/v1/agreements", AgreementRequest{Customer: "x", Channel: "paypal", Account: 1}), 400, "unknown_channel")
+		expect(t, "sign unknown account", w.do(t, "POST", "/v1/agreements", AgreementRequest{ReqID: "ag-unknown-acct", Customer: "x", Channel: "alipay", Account: 999999}), 422, "unknown_account")
+		expect(t, "sign bad channel", w.do(t, "POST", "/v1/agreements", AgreementRequest{ReqID: "ag-bad-channel", Customer: "x", Channel: "paypal", Account: 1}), 400, "unknown_channel")
 
 		// Debit, read back, retry.
 		before := balance(t, w.db, 1)
@@ -224,6 +224,7 @@ func (r rawResponse) StatusCode() int { return r.Response.StatusCode }
 func rawSigned(t *testing.T, w *world, method, path, body string, mutate func(h http.Header)) rawResponse {
 	t.Helper()
 	req, _ := http.NewRequest(method, w.http.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
 	SignRequest(req, testMerchant, testKey, "", []byte(body), time.Now())
 	if mutate != nil {
 		mutate(req.Header)

@@ -18,6 +18,10 @@ type SeedOptions struct {
 	Balance  int64
 	Merchant string
 	Channels []string
+	// Customer prefixes the seeded customers' names (default "cust-"); the kit's own
+	// test preparation uses TestTag + "seed-", so a cutover can tell its rows from
+	// the bank's.
+	Customer string
 }
 
 // SeedAgreementID is the agreement seed gives account n.
@@ -67,7 +71,7 @@ func seedChunk(ctx context.Context, db *dbx.DB, o SeedOptions, start, end int, n
 	}
 	var acctRows, agRows [][]any
 	for n := start; n <= end; n++ {
-		cust := fmt.Sprintf("cust-%d", n)
+		cust := fmt.Sprintf("%s%d", o.customerPrefix(), n)
 		if !haveAcct[fmt.Sprint(n)] {
 			acctRows = append(acctRows, []any{int64(n), cust, "CNY", o.Balance, 0, now})
 		}
@@ -118,4 +122,11 @@ func insertRows(ctx context.Context, tx *sql.Tx, d dbx.Dialect, into string, row
 	}
 	_, err := tx.ExecContext(ctx, b.String(), args...)
 	return err
+}
+
+func (o SeedOptions) customerPrefix() string {
+	if o.Customer == "" {
+		return "cust-"
+	}
+	return o.Customer
 }

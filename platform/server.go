@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -68,7 +69,7 @@ func NewServer(ctx context.Context, cfg *Config, log *slog.Logger) (*Server, err
 	for _, m := range cfg.Merchants {
 		keys[m.ID] = m.Key
 	}
-	s.verify = &verifier{keys: keys, skew: cfg.ClockSkew, now: time.Now, nonces: newNonceCache()}
+	s.verify = &verifier{keys: keys, skew: cfg.ClockSkew, now: time.Now, nonces: newDBNonces(common)}
 	s.metrics = newMetrics(pools)
 	s.handler = s.routes()
 	return s, nil
@@ -147,14 +148,39 @@ func (s *Server) signed(op string, h signedHandler) http.HandlerFunc {
 			reply(w, start, http.StatusRequestEntityTooLarge, errBadRequest("body_too_large", fmt.Sprintf("request bodies are limited to %d bytes", maxBody)))
 			return
 		}
+		if r.Method == http.MethodPost && !isJSON(r.Header.Get("Content-Type")) {
+			outcome = "unsupported_media_type"
+			reply(w, start, http.StatusUnsupportedMediaType, &apiError{Code: "unsupported_media_type", Msg: "send the body as Content-Type: application/json"})
+			return
+		}
 		merchant, aerr := s.verify.verify(r, body)
 		if aerr != nil {
+			if aerr.cause != nil {
+				s.log.Error("request refused", "op", op, "req_id", reqIDOf(body), "code", aerr.Code, "err", dbx.Redact(aerr.cause.Error()))
+			}
 			outcome = aerr.Code
 			reply(w, start, aerr.Status, aerr)
 			return
 		}
 		channel, outcome = h(w, r, start, merchant, body)
 	}
+}
+
+// isJSON reports whether a Content-Type is application/json (parameters allowed).
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// reqIDOf is the req_id of a JSON body, for logs ("" when it has none).
+func reqIDOf(body []byte) string {
+	var v struct {
+		ReqID string `json:"req_id"`
+	}
+	if json.Unmarshal(body, &v) != nil || !reqIDOK(v.ReqID) {
+		return ""
+	}
+	return v.ReqID
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -240,10 +266,10 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request, start time.
 	s.metrics.inFlight.WithLabelValues(g.name).Set(float64(g.inFlight()))
 	p, replay, err := g.store.Pay(r.Context(), merchant, req)
 	leave()
-	return g.name, s.paymentReply(w, start, p, replay, err)
+	return g.name, s.paymentReply(w, start, req.ReqID, p, replay, err)
 }
 
-func (s *Server) paymentReply(w http.ResponseWriter, start time.Time, p Payment, replay bool, err error) string {
+func (s *Server) paymentReply(w http.ResponseWriter, start time.Time, reqID string, p Payment, replay bool, err error) string {
 	var ref *Refusal
 	switch {
 	case errors.As(err, &ref):
@@ -256,7 +282,7 @@ func (s *Server) paymentReply(w http.ResponseWriter, start time.Time, p Payment,
 		reply(w, start, http.StatusNotFound, &apiError{Code: "not_found", Msg: "no such payment"})
 		return "not_found"
 	case err != nil:
-		s.log.Error("payment failed", "req_id", p.ReqID, "err", dbx.Redact(err.Error()))
+		s.log.Error("payment failed", "req_id", reqID, "err", dbx.Redact(err.Error()))
 		reply(w, start, http.StatusInternalServerError, &apiError{Code: "internal", Msg: "the payment was not applied; retry with the same req_id"})
 		return "error"
 	}
@@ -276,7 +302,7 @@ func (s *Server) getPayment(w http.ResponseWriter, r *http.Request, start time.T
 		reply(w, start, http.StatusOK, p)
 		return p.Channel, "ok"
 	}
-	return "-", s.paymentReply(w, start, p, false, err)
+	return "-", s.paymentReply(w, start, r.PathValue("req_id"), p, false, err)
 }
 
 func (s *Server) postAgreement(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, body []byte) (string, string) {
@@ -287,8 +313,10 @@ func (s *Server) postAgreement(w http.ResponseWriter, r *http.Request, start tim
 	}
 	var bad *apiError
 	switch {
-	case req.ReqID != "" && !reqIDOK(req.ReqID):
-		bad = errBadRequest("bad_req_id", "req_id: 1 to 64 characters of letters, digits, - _ . :")
+	case !reqIDOK(req.ReqID):
+		// Required: a retry, or a replay on any side after any restart, then finds the
+		// same agreement instead of signing a second one.
+		bad = errBadRequest("bad_req_id", "req_id: required, 1 to 64 characters of letters, digits, - _ . :")
 	case req.Customer == "" || len(req.Customer) > 64:
 		bad = errBadRequest("bad_customer", "customer: 1 to 64 characters")
 	case s.gates[req.Channel] == nil:
@@ -310,7 +338,7 @@ func (s *Server) postAgreement(w http.ResponseWriter, r *http.Request, start tim
 		reply(w, start, http.StatusConflict, &apiError{Code: "req_id_conflict", Msg: err.Error()})
 		return req.Channel, "conflict"
 	case err != nil:
-		s.log.Error("sign agreement failed", "err", dbx.Redact(err.Error()))
+		s.log.Error("sign agreement failed", "req_id", req.ReqID, "err", dbx.Redact(err.Error()))
 		reply(w, start, http.StatusInternalServerError, &apiError{Code: "internal", Msg: "the agreement was not signed; retry"})
 		return req.Channel, "error"
 	}
@@ -324,21 +352,21 @@ func (s *Server) postAgreement(w http.ResponseWriter, r *http.Request, start tim
 
 func (s *Server) deleteAgreement(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, _ []byte) (string, string) {
 	a, err := s.common.Terminate(r.Context(), merchant, r.PathValue("id"))
-	return s.agreementReply(w, start, a, err)
+	return s.agreementReply(w, start, r.PathValue("id"), a, err)
 }
 
 func (s *Server) getAgreement(w http.ResponseWriter, r *http.Request, start time.Time, merchant string, _ []byte) (string, string) {
 	a, err := s.common.Agreement(r.Context(), merchant, r.PathValue("id"))
-	return s.agreementReply(w, start, a, err)
+	return s.agreementReply(w, start, r.PathValue("id"), a, err)
 }
 
-func (s *Server) agreementReply(w http.ResponseWriter, start time.Time, a Agreement, err error) (string, string) {
+func (s *Server) agreementReply(w http.ResponseWriter, start time.Time, id string, a Agreement, err error) (string, string) {
 	switch {
 	case errors.Is(err, ErrNotFound):
 		reply(w, start, http.StatusNotFound, &apiError{Code: "not_found", Msg: "no such agreement"})
 		return "-", "not_found"
 	case err != nil:
-		s.log.Error("agreement failed", "err", dbx.Redact(err.Error()))
+		s.log.Error("agreement failed", "agreement_id", id, "err", dbx.Redact(err.Error()))
 		reply(w, start, http.StatusInternalServerError, &apiError{Code: "internal", Msg: "retry"})
 		return "-", "error"
 	}

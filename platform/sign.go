@@ -1,10 +1,12 @@
 package platform
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"fmt"
 	"hash"
 	"net/http"
 	"strconv"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/emmansun/gmsm/sm3"
+
+	"github.com/xckit/xckit/internal/dbx"
 )
 
 // Request signing (see docs/api.md): the signature is the lowercase hex HMAC, with
@@ -63,7 +67,7 @@ type verifier struct {
 	keys   map[string]string
 	skew   time.Duration
 	now    func() time.Time
-	nonces *nonceCache
+	nonces nonceStore
 }
 
 // verify returns the merchant, or an API error code and message.
@@ -95,36 +99,68 @@ func (v *verifier) verify(r *http.Request, body []byte) (string, *apiError) {
 		return "", errUnauthorized("bad_signature", "the signature does not match the request")
 	}
 	// Only a request with a valid signature may spend a nonce.
-	if !v.nonces.add(merchant+"\x00"+nonce, v.now().Add(2*v.skew)) {
+	fresh, err := v.nonces.spend(r.Context(), merchant, nonce, v.now().Add(2*v.skew))
+	if err != nil {
+		return "", &apiError{Status: http.StatusServiceUnavailable, Code: "nonce_store_unavailable", Msg: "the replay guard could not be consulted: retry", cause: err}
+	}
+	if !fresh {
 		return "", errUnauthorized("replayed_nonce", "this nonce was already used")
 	}
 	return merchant, nil
 }
 
-// nonceCache remembers nonces until their timestamps leave the accepted window.
-type nonceCache struct {
+// nonceStore spends a nonce: false when it was spent within its window already.
+type nonceStore interface {
+	spend(ctx context.Context, merchant, nonce string, until time.Time) (bool, error)
+}
+
+// dbNonces keeps nonces in the platform's database (table xc_nonces) until their
+// timestamps leave the accepted window, so a replay is refused after a restart and by
+// every payd on the same database. Expired nonces are pruned at most once a minute.
+type dbNonces struct {
+	db     *dbx.DB
+	insert string
+	reuse  string
+	prune  string
 	mu     sync.Mutex
-	seen   map[string]time.Time
 	pruned time.Time
 }
 
-func newNonceCache() *nonceCache { return &nonceCache{seen: map[string]time.Time{}} }
+func newDBNonces(db *dbx.DB) *dbNonces {
+	ph := db.Dialect.Placeholder
+	return &dbNonces{db: db,
+		insert: "INSERT INTO xc_nonces (merchant, nonce, expires_at) VALUES (" + db.Dialect.Placeholders(1, 3) + ")",
+		reuse:  "UPDATE xc_nonces SET expires_at = " + ph(1) + " WHERE merchant = " + ph(2) + " AND nonce = " + ph(3) + " AND expires_at < " + ph(4),
+		prune:  "DELETE FROM xc_nonces WHERE expires_at < " + ph(1),
+	}
+}
 
-func (c *nonceCache) add(key string, until time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	if now.Sub(c.pruned) > time.Minute {
-		for k, exp := range c.seen {
-			if now.After(exp) {
-				delete(c.seen, k)
-			}
+func (n *dbNonces) spend(ctx context.Context, merchant, nonce string, until time.Time) (bool, error) {
+	now := time.Now().UTC()
+	until = until.UTC()
+	n.mu.Lock()
+	prune := now.Sub(n.pruned) > time.Minute
+	if prune {
+		n.pruned = now
+	}
+	n.mu.Unlock()
+	if prune {
+		if _, err := n.db.ExecContext(ctx, n.prune, now); err != nil {
+			return false, fmt.Errorf("prune nonces: %w", err)
 		}
-		c.pruned = now
 	}
-	if exp, ok := c.seen[key]; ok && now.Before(exp) {
-		return false
+	_, err := n.db.ExecContext(ctx, n.insert, merchant, nonce, until)
+	if err == nil {
+		return true, nil
 	}
-	c.seen[key] = until
-	return true
+	if !dbx.IsUniqueViolation(err) {
+		return false, fmt.Errorf("spend nonce: %w", err)
+	}
+	// Used before: allowed again only once its window has passed.
+	res, err := n.db.ExecContext(ctx, n.reuse, until, merchant, nonce, now)
+	if err != nil {
+		return false, fmt.Errorf("spend nonce: %w", err)
+	}
+	k, err := res.RowsAffected()
+	return k == 1, err
 }

@@ -93,7 +93,7 @@ type Store struct {
 }
 
 type queries struct {
-	agreement, debit, credit, insertPayment, payment, terminate, insertAgreement string
+	agreement, agreementState, debit, credit, insertPayment, payment, terminate, insertAgreement string
 }
 
 // NewStore prepares the store's SQL for the database's dialect.
@@ -101,7 +101,8 @@ func NewStore(db *dbx.DB) *Store {
 	p := db.Dialect.Placeholders
 	ph := db.Dialect.Placeholder
 	return &Store{db: db, now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }, q: queries{
-		agreement: "SELECT id, merchant, customer, channel, account_id, status, created_at, terminated_at FROM agreements WHERE id = " + ph(1),
+		agreement:      "SELECT id, merchant, customer, channel, account_id, status, created_at, terminated_at FROM agreements WHERE id = " + ph(1),
+		agreementState: "SELECT status, channel FROM agreements WHERE id = " + ph(1) + " AND merchant = " + ph(2),
 		debit: fmt.Sprintf("UPDATE accounts SET balance = balance - %s, version = version + 1, updated_at = %s WHERE id = (%s) AND balance >= %s",
 			ph(1), ph(2), activeAccount(ph(3), ph(4), ph(5)), ph(6)),
 		credit: fmt.Sprintf("UPDATE accounts SET balance = balance + %s, version = version + 1, updated_at = %s WHERE id = (%s)",
@@ -139,85 +140,110 @@ func (s *Store) Pay(ctx context.Context, merchant string, r PaymentRequest) (Pay
 	p := Payment{ReqID: r.ReqID, Type: r.Type, AgreementID: r.AgreementID, Channel: r.Channel,
 		Amount: r.Amount, Currency: r.Currency, Status: StatusSucceeded, Code: "ok", CreatedAt: now}
 
+	var ref *Refusal
+	var err error
+	replay := false
 	if s.db.Dialect.Family() == dbx.FamilyPostgres {
-		done, replay, err := s.payPipelined(ctx, merchant, r, p, hash)
-		switch {
-		case err != nil:
-			return Payment{}, false, err
-		case replay:
-			stored, err := s.storedPayment(ctx, merchant, r.ReqID, hash)
-			return stored, true, err
-		case done:
-			return p, false, nil
-		}
-		// The update matched nothing: the portable path below finds out why.
+		replay, err = s.payPipelined(ctx, merchant, r, &p, hash)
+	} else {
+		replay, err = s.payTx(ctx, merchant, r, &p, hash)
 	}
+	switch {
+	case replay:
+		stored, err := s.storedPayment(ctx, merchant, r.ReqID, hash)
+		return stored, true, err
+	case errors.As(err, &ref):
+		// The transaction is over and its connection back in the pool: a retry of a
+		// payment that went through before the agreement changed still gets its
+		// original answer.
+		if stored, perr := s.storedPayment(ctx, merchant, r.ReqID, hash); perr == nil {
+			return stored, true, nil
+		} else if !errors.Is(perr, ErrNotFound) {
+			return Payment{}, false, perr
+		}
+		return Payment{}, false, err
+	case err != nil:
+		return Payment{}, false, err
+	}
+	return p, false, nil
+}
+
+// querier is a transaction or a connection: whatever holds the payment's connection.
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// payTx is Pay on one transaction (the MySQL family). Nothing inside it waits for a
+// second connection of the pool: a burst of refusals cannot starve the pool. It returns
+// replay when the req_id was stored by an earlier request, and a *Refusal when the
+// agreement refuses the payment (nothing stored).
+func (s *Store) payTx(ctx context.Context, merchant string, r PaymentRequest, p *Payment, hash string) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Payment{}, false, fmt.Errorf("begin: %w", err)
+		return false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 	// The conditional update takes the account's row lock: no second change to an
 	// account until this one commits.
 	var res sql.Result
 	if r.Type == Debit {
-		res, err = tx.ExecContext(ctx, s.q.debit, r.Amount, now, r.AgreementID, merchant, r.Channel, r.Amount)
+		res, err = tx.ExecContext(ctx, s.q.debit, r.Amount, p.CreatedAt, r.AgreementID, merchant, r.Channel, r.Amount)
 	} else {
-		res, err = tx.ExecContext(ctx, s.q.credit, r.Amount, now, r.AgreementID, merchant, r.Channel)
+		res, err = tx.ExecContext(ctx, s.q.credit, r.Amount, p.CreatedAt, r.AgreementID, merchant, r.Channel)
 	}
 	if err != nil {
-		return Payment{}, false, fmt.Errorf("update balance: %w", err)
+		return false, fmt.Errorf("update balance: %w", err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return Payment{}, false, err
+		return false, err
 	}
 	if n == 0 {
-		if err := s.whyNot(ctx, merchant, r); err != nil {
-			tx.Rollback()
-			// A retry of a payment that went through before the agreement changed
-			// still gets its original answer.
-			if stored, perr := s.storedPayment(ctx, merchant, r.ReqID, hash); perr == nil {
-				return stored, true, nil
-			} else if !errors.Is(perr, ErrNotFound) {
-				return Payment{}, false, perr
-			}
-			return Payment{}, false, err
+		// One round trip on the same transaction says why.
+		if err := s.whyNot(ctx, tx, merchant, r); err != nil {
+			return false, err
 		}
 		p.Status, p.Code = StatusRefused, "insufficient_funds"
 	}
 	ins, err := tx.ExecContext(ctx, s.q.insertPayment, p.ReqID, merchant, p.Type, p.AgreementID, p.Channel,
-		p.Amount, p.Currency, p.Status, p.Code, hash, now, p.AgreementID)
+		p.Amount, p.Currency, p.Status, p.Code, hash, p.CreatedAt, p.AgreementID)
 	if dbx.IsUniqueViolation(err) {
-		tx.Rollback() // undo our balance change: the first request's stands
-		stored, err := s.storedPayment(ctx, merchant, r.ReqID, hash)
-		return stored, true, err
+		return true, nil // the deferred rollback undoes our balance change: the first request's stands
 	}
 	if err != nil {
-		return Payment{}, false, fmt.Errorf("insert payment: %w", err)
+		return false, fmt.Errorf("insert payment: %w", err)
 	}
 	if n, err := ins.RowsAffected(); err != nil || n != 1 {
-		return Payment{}, false, fmt.Errorf("insert payment: %d rows (%v): the agreement vanished; nothing was applied", n, err)
+		return false, fmt.Errorf("insert payment: %d rows (%v): the agreement vanished; nothing was applied", n, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Payment{}, false, fmt.Errorf("commit: %w", err)
+		return false, fmt.Errorf("commit: %w", err)
 	}
-	return p, false, nil
+	return false, nil
 }
 
-// whyNot explains an update that matched no account: a refusal about the agreement,
-// or nil when the agreement is fine (then a debit lacked funds).
-func (s *Store) whyNot(ctx context.Context, merchant string, r PaymentRequest) error {
-	ag, err := s.Agreement(ctx, merchant, r.AgreementID)
-	switch {
-	case errors.Is(err, ErrNotFound):
+// whyNot explains an update that matched no account, reading the agreement on the
+// payment's own transaction: a refusal about the agreement, or nil when the agreement
+// is fine (then a debit lacked funds).
+func (s *Store) whyNot(ctx context.Context, q querier, merchant string, r PaymentRequest) error {
+	var status, channel string
+	err := q.QueryRowContext(ctx, s.q.agreementState, r.AgreementID, merchant).Scan(&status, &channel)
+	if errors.Is(err, sql.ErrNoRows) {
 		return &Refusal{Code: "unknown_agreement", Msg: "no agreement " + r.AgreementID}
-	case err != nil:
-		return err
-	case ag.Status != AgreementActive:
+	}
+	if err != nil {
+		return fmt.Errorf("read agreement: %w", err)
+	}
+	return refusal(r, status, channel)
+}
+
+// refusal is the reason an existing agreement gives for an update that matched nothing.
+func refusal(r PaymentRequest, status, channel string) error {
+	switch {
+	case status != AgreementActive:
 		return &Refusal{Code: "agreement_terminated", Msg: "agreement " + r.AgreementID + " is terminated"}
-	case ag.Channel != r.Channel:
-		return &Refusal{Code: "channel_mismatch", Msg: fmt.Sprintf("agreement %s is signed for channel %s, not %s", r.AgreementID, ag.Channel, r.Channel)}
+	case channel != r.Channel:
+		return &Refusal{Code: "channel_mismatch", Msg: fmt.Sprintf("agreement %s is signed for channel %s, not %s", r.AgreementID, channel, r.Channel)}
 	case r.Type == Credit:
 		return fmt.Errorf("credit to agreement %s matched no account", r.AgreementID)
 	}

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -10,15 +11,17 @@ import (
 	"github.com/xckit/xckit/internal/dbx"
 )
 
-// payPipelined is Pay's happy path on the PostgreSQL family (openGauss included) in two
-// round trips instead of four: BEGIN and the balance update go out as one pipelined
-// batch, then the flow insert and COMMIT as a second. The SQL is the same as the
-// portable path's; only the protocol differs. ok=false means "decide on the slow
-// path": the update matched nothing (the caller rolls back and explains why).
-func (s *Store) payPipelined(ctx context.Context, merchant string, r PaymentRequest, p Payment, hash string) (done bool, replay bool, err error) {
+// payPipelined is Pay on the PostgreSQL family (openGauss included) in two round trips
+// instead of four: BEGIN and the balance update go out as one pipelined batch, then the
+// flow insert and COMMIT as a second. The SQL is the same as payTx's; only the protocol
+// differs. When the update matches nothing, one more round trip on the same connection
+// reads why (nothing waits for a second connection of the pool while this one is held):
+// a refusal about the agreement ends the transaction with a *Refusal, a debit beyond
+// the balance is stored as refused.
+func (s *Store) payPipelined(ctx context.Context, merchant string, r PaymentRequest, p *Payment, hash string) (replay bool, err error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
-		return false, false, fmt.Errorf("connection: %w", err)
+		return false, fmt.Errorf("connection: %w", err)
 	}
 	defer conn.Close()
 	err = conn.Raw(func(dc any) error {
@@ -41,8 +44,20 @@ func (s *Store) payPipelined(ctx context.Context, merchant string, r PaymentRequ
 			return fmt.Errorf("update balance: %w", firstErr(err1, err2))
 		}
 		if tag.RowsAffected() == 0 {
-			rollback(ctx, pc)
-			return nil // done stays false: the slow path decides
+			var status, channel string
+			err := pc.QueryRow(ctx, s.q.agreementState, r.AgreementID, merchant).Scan(&status, &channel)
+			if errors.Is(err, pgx.ErrNoRows) {
+				err = &Refusal{Code: "unknown_agreement", Msg: "no agreement " + r.AgreementID}
+			} else if err != nil {
+				err = fmt.Errorf("read agreement: %w", err)
+			} else {
+				err = refusal(r, status, channel)
+			}
+			if err != nil {
+				rollback(ctx, pc)
+				return err
+			}
+			p.Status, p.Code = StatusRefused, "insufficient_funds"
 		}
 		b = &pgx.Batch{}
 		b.Queue(s.q.insertPayment, p.ReqID, merchant, p.Type, p.AgreementID, p.Channel, p.Amount, p.Currency, p.Status, p.Code, hash, p.CreatedAt, p.AgreementID)
@@ -64,10 +79,9 @@ func (s *Store) payPipelined(ctx context.Context, merchant string, r PaymentRequ
 		case ins.RowsAffected() != 1:
 			return fmt.Errorf("insert payment: %d rows: the agreement vanished; nothing was applied", ins.RowsAffected())
 		}
-		done = true
 		return nil
 	})
-	return done, replay, err
+	return replay, err
 }
 
 // rollback ends whatever transaction the connection is in; a failed rollback leaves

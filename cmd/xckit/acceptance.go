@@ -251,7 +251,7 @@ func prepareCommand() *cli.Command {
 			defer db.Close()
 			start := time.Now()
 			n, err := platform.Seed(c.Context, db, platform.SeedOptions{Accounts: c.Int("accounts"), Balance: c.Int64("balance"),
-				Merchant: c.String("merchant"), Channels: strings.Split(c.String("channels"), ",")})
+				Merchant: c.String("merchant"), Channels: strings.Split(c.String("channels"), ","), Customer: platform.TestTag + "seed-"})
 			if err != nil {
 				return failed("prepare: %w", err)
 			}

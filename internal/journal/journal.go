@@ -17,6 +17,7 @@ const (
 	Finished = "finished"
 	Failed   = "failed"
 	Reset    = "reset" // a new run begins (after uninstall, or --force)
+	Begin    = "begin" // a command started (a fresh run or a --resume of one)
 )
 
 // Entry is one line of the journal.
@@ -75,15 +76,19 @@ func (j *Journal) Append(e Entry) error {
 // State is what a journal says about each step since the last reset.
 type State struct {
 	Done    map[string]bool   // finished
+	Changed map[string]bool   // finished and changed something (Changes > 0)
 	Failed  map[string]string // failed, with the error
 	Dirty   string            // a step that started and did not finish ("" if none)
 	Entries []Entry
+	// SinceReset are the entries after the last reset: the current run and the
+	// --resume runs that continued it.
+	SinceReset []Entry
 }
 
 // Read replays a journal; a missing file is an empty state. A torn last line (a
 // crash while writing) is ignored: its step then counts as started, not finished.
 func Read(path string) (State, error) {
-	st := State{Done: map[string]bool{}, Failed: map[string]string{}}
+	st := State{Done: map[string]bool{}, Changed: map[string]bool{}, Failed: map[string]string{}}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return st, nil
@@ -101,9 +106,10 @@ func Read(path string) (State, error) {
 			continue
 		}
 		st.Entries = append(st.Entries, e)
+		st.SinceReset = append(st.SinceReset, e)
 		switch e.Event {
 		case Reset:
-			st = State{Done: map[string]bool{}, Failed: map[string]string{}, Entries: st.Entries}
+			st = State{Done: map[string]bool{}, Changed: map[string]bool{}, Failed: map[string]string{}, Entries: st.Entries}
 			open = map[string]bool{}
 		case Started:
 			open[e.Step] = true
@@ -112,6 +118,7 @@ func Read(path string) (State, error) {
 		case Finished:
 			delete(open, e.Step)
 			st.Done[e.Step] = true
+			st.Changed[e.Step] = e.Changes > 0
 		case Failed:
 			delete(open, e.Step)
 			st.Failed[e.Step] = e.Error
