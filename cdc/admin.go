@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/xckit/xckit/internal/dbx"
@@ -184,16 +183,11 @@ func Drop(ctx context.Context, source, target *dbx.DB, slot string) error {
 	}
 	if target != nil {
 		q := fmt.Sprintf("DELETE FROM %s WHERE slot = %s", CheckpointTable, target.Dialect.Placeholder(1))
-		if _, err := target.ExecContext(ctx, q, slot); err != nil && !isMissing(err) {
+		if _, err := target.ExecContext(ctx, q, slot); err != nil && !dbx.IsUndefinedTable(err) {
 			return fmt.Errorf("target: remove checkpoint of %s: %w", slot, err)
 		}
 	}
 	return nil
-}
-
-func isMissing(err error) bool {
-	s := err.Error()
-	return errors.Is(err, sql.ErrNoRows) || strings.Contains(s, "42P01") || strings.Contains(s, "1146") || strings.Contains(s, "does not exist")
 }
 
 // Status is what `cdc status` shows.

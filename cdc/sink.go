@@ -15,6 +15,9 @@ import (
 // applied. It is written in the same target transaction as the data it covers.
 const CheckpointTable = "xckit_cdc_checkpoint"
 
+// ErrNotInitialised says the target has no checkpoint table: cdc init has not run.
+var ErrNotInitialised = errors.New("cdc is not initialised")
+
 // Checkpoint is the target's record of a slot.
 type Checkpoint struct {
 	Slot       string
@@ -91,6 +94,9 @@ func (s *Sink) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 	err := s.db.QueryRowContext(ctx, q, s.slot).Scan(&cp.Slot, &lsn, &ct, &at, &seen, &st)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, false, nil
+	}
+	if dbx.IsUndefinedTable(err) {
+		return cp, false, fmt.Errorf("the target has no %s table: run xckit cdc init first (it creates the slot and the checkpoint): %w", CheckpointTable, ErrNotInitialised)
 	}
 	if err != nil {
 		return cp, false, fmt.Errorf("read checkpoint of slot %s: %w", s.slot, err)

@@ -35,7 +35,15 @@ func WriteText(w io.Writer, r Report, colour bool) error {
 		return err
 	}
 	for _, c := range r.Checks {
-		if (c.Status == Fail || c.Status == Error || c.Status == Warn) && c.Remedy != "" {
+		if c.Status != Fail && c.Status != Error && c.Status != Warn {
+			continue
+		}
+		// The table clips; the cause (a refused password at the end of a connect
+		// error, say) must be readable whole.
+		if clip(c.Actual, 60) != strings.ReplaceAll(c.Actual, "\n", " ") {
+			fmt.Fprintf(w, "- %s: %s\n", c.ID, strings.ReplaceAll(c.Actual, "\n", " "))
+		}
+		if c.Remedy != "" {
 			fmt.Fprintf(w, "- %s: %s\n", c.ID, c.Remedy)
 		}
 	}

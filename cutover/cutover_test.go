@@ -209,7 +209,7 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	syscall.Kill(cdcRun, syscall.SIGSTOP)
 	client.Pay(ctx, platform.PaymentRequest{ReqID: "after-stall", Type: platform.Credit, AgreementID: "ag-seed-3", Amount: 5, Currency: "CNY", Channel: "other"})
 	stalled := opts
-	stalled.Site.CDC.Budget = 2 * time.Second
+	stalled.Site.CDC.Budget = profiles.Duration(2 * time.Second)
 	out.Reset()
 	rep, err = Rollback(ctx, stalled)
 	if err == nil || rep.Verdict != "aborted" || !strings.Contains(err.Error(), "wait-cdc") {

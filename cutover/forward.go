@@ -28,7 +28,7 @@ func Cutover(ctx context.Context, opts Options) (Report, error) {
 				if err := sh(ctx, o.Site.Legacy.Start); err != nil {
 					return err
 				}
-				return waitReady(ctx, o.Site.Legacy.Ready, o.Site.Legacy.Wait)
+				return waitReady(ctx, o.Site.Legacy.Ready, o.Site.Legacy.Wait.D())
 			}},
 		{name: "unfence-new", plan: "let the platform's openGauss role write (after a rollback it was fenced)",
 			do:   func(ctx context.Context, o *op) (string, error) { return fence(ctx, o, false) },
@@ -43,7 +43,7 @@ func Cutover(ctx context.Context, opts Options) (Report, error) {
 			do: func(ctx context.Context, o *op) (string, error) { return route(ctx, o, SideNew) }},
 		{name: "smoke", plan: "a signed debit and credit through the balancer", do: smoke},
 	}
-	rep, err := execute(ctx, opts, runbook{routeStep: "route-new", kind: "cutover", steps: steps, admit: admitCutover})
+	rep, err := execute(ctx, opts, runbook{routeStep: "route-new", kind: "cutover", other: "rollback", steps: steps, admit: admitCutover})
 	if err == nil && rep.Verdict == "ok" {
 		fmt.Fprintf(opts.Out, "cutover complete: clients waited %.1fs (drain to route); the new system takes traffic, CDC keeps legacy in step\n", rep.RTOSeconds)
 	}

@@ -14,7 +14,7 @@ import (
 // starts from the world as it is: when legacy is already live it does nothing, and an
 // abort undoes only what this run (or the run it resumed) changed.
 func Rollback(ctx context.Context, opts Options) (Report, error) {
-	budget := opts.Site.CDC.Budget
+	budget := opts.Site.CDC.Budget.D()
 	if budget <= 0 {
 		budget = opts.Profile.Rollback.DrainTimeout.D()
 	}
@@ -55,7 +55,7 @@ func Rollback(ctx context.Context, opts Options) (Report, error) {
 			do: func(ctx context.Context, o *op) (string, error) { return route(ctx, o, SideLegacy) }},
 		{name: "smoke", plan: "a signed debit and credit through the balancer", do: smoke},
 	}
-	rep, err := execute(ctx, opts, runbook{routeStep: "route-legacy", kind: "rollback", steps: steps, admit: admitRollback})
+	rep, err := execute(ctx, opts, runbook{routeStep: "route-legacy", kind: "rollback", other: "cutover", steps: steps, admit: admitRollback})
 	if err == nil && rep.Verdict == "ok" {
 		fmt.Fprintf(opts.Out, "rollback complete: RTO %.1fs (drain to route), RPO %s\n", rep.RTOSeconds, rep.RPO)
 	}
@@ -99,8 +99,16 @@ func drain(ctx context.Context, o *op) (string, error) {
 	return fmt.Sprintf("balancer drained (it routed to %s)", side), nil
 }
 
-// route sends traffic to a side and records when, for the RTO.
+// route sends traffic to a side and records when, for the RTO. It never routes to a
+// side that is not live: its application answers (and, for new, its role may write).
 func route(ctx context.Context, o *op, to Side) (string, error) {
+	w := observe(ctx, o)
+	switch {
+	case to == SideLegacy && !w.LegacyUp:
+		return "", fmt.Errorf("the legacy application does not answer %s: not routing to it", o.Site.Legacy.Ready)
+	case to == SideNew && (!w.NewUp || w.NewFenced || w.FenceError != ""):
+		return "", fmt.Errorf("the new side is not live (%s): not routing to it", w)
+	}
 	o.changed()
 	if err := o.sw.Route(ctx, to); err != nil {
 		return "", err
@@ -215,5 +223,5 @@ func startLegacy(ctx context.Context, o *op) (string, error) {
 	if err := sh(ctx, o.Site.Legacy.Start); err != nil {
 		return "", err
 	}
-	return "ready", waitReady(ctx, o.Site.Legacy.Ready, o.Site.Legacy.Wait)
+	return "ready", waitReady(ctx, o.Site.Legacy.Ready, o.Site.Legacy.Wait.D())
 }

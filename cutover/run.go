@@ -112,6 +112,7 @@ func (o *op) journalPath(kind string) string {
 // it starts (admit says whether to run, to do nothing, or to refuse).
 type runbook struct {
 	kind      string
+	other     string // the opposite runbook, whose interrupted run this one supersedes
 	routeStep string // the step that routes traffic again (the end of the clients' wait)
 	steps     []step
 	admit     func(w World, resuming bool) (verdict, why string)
@@ -156,6 +157,11 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 	w := observe(ctx, o)
 	o.rep.World = &w
 	fmt.Fprintf(o.Out, "    found: %s\n", w)
+	// A journal whose last step finished records a completed run: --resume has
+	// nothing to continue, and a fresh run starts from the world as it is.
+	if st.Done[rb.steps[len(rb.steps)-1].name] && st.Dirty == "" {
+		o.Resume = false
+	}
 	resuming := o.Resume && (st.Dirty != "" || len(st.Done) > 0)
 	verdict, why := rb.admit(w, resuming)
 	if verdict == admitNothing {
@@ -173,6 +179,11 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 	if verdict == admitRefuse {
 		o.rep.Verdict = admitRefuse
 		return *o.rep, fmt.Errorf("%s refused, nothing changed: %s", rb.kind, why)
+	}
+	// This run changes the world: an interrupted run of the other runbook no longer
+	// describes it, and must never be resumed over what this one does.
+	if err := supersede(o.journalPath(rb.other)); err != nil {
+		return *o.rep, err
 	}
 	j, err := journal.Open(o.journalPath(rb.kind))
 	if err != nil {
@@ -198,10 +209,16 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb runbook) (Report, error) {
 	var done []step
 	changed := map[string]bool{}
+	routed := false // traffic moved: from here on an undo would lose what the new route accepted
 	abort := func(s step, res StepResult) (Report, error) {
 		o.rep.Steps = append(o.rep.Steps, res)
 		fmt.Fprintf(o.Out, "%2d. %-14s FAILED after %.2fs: %s\n", len(o.rep.Steps), s.name, res.Seconds, res.Detail)
-		o.restore(ctx, done, changed)
+		if routed {
+			o.rep.Verdict = "failed-after-route"
+			return *o.rep, fmt.Errorf("%s: step %s failed after traffic was routed (%s): nothing is undone, since the routed side may "+
+				"already have accepted payments; find the cause, then run the same command with --resume", rb.kind, s.name, res.Detail)
+		}
+		o.restore(ctx, j, done, changed)
 		o.rep.Verdict = "aborted"
 		return *o.rep, fmt.Errorf("%s aborted at step %s: %s; %s", rb.kind, s.name, res.Detail, restoredText(o.rep.Restored))
 	}
@@ -213,6 +230,7 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 				s.resumed(o)
 			}
 			done, changed[s.name] = append(done, s), st.Changed[s.name]
+			routed = routed || s.name == rb.routeStep
 			continue
 		}
 		if err := j.Append(journal.Entry{Step: s.name, Event: journal.Started}); err != nil {
@@ -251,6 +269,7 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 		}
 		o.rep.Steps = append(o.rep.Steps, res)
 		fmt.Fprintf(o.Out, "%2d. %-14s done in %5.2fs  %s\n", i+1, s.name, res.Seconds, res.Detail)
+		routed = routed || s.name == rb.routeStep
 		if o.steps++; o.stopAfter > 0 && o.steps >= o.stopAfter && i < len(rb.steps)-1 {
 			if err := j.Append(journal.Entry{Step: rb.steps[i+1].name, Event: journal.Started}); err != nil {
 				return *o.rep, err
@@ -270,17 +289,30 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 
 var errStopped = errors.New("stopped by the test hook")
 
-// restore undoes the steps that changed something, newest first.
-func (o *op) restore(ctx context.Context, done []step, changed map[string]bool) {
+// restore undoes the steps that changed something, newest first, and journals each
+// undo: a --resume after an abort must not skip a step whose work was undone. When
+// every undo succeeded the world is as the run found it, and the journal is reset.
+func (o *op) restore(ctx context.Context, j *journal.Journal, done []step, changed map[string]bool) {
+	clean := true
 	for i := len(done) - 1; i >= 0; i-- {
 		if done[i].undo == nil || !changed[done[i].name] {
 			continue
 		}
 		if err := done[i].undo(ctx, o); err != nil {
+			clean = false
 			o.rep.Restored = append(o.rep.Restored, fmt.Sprintf("could NOT undo %s: %v", done[i].name, err))
 			continue
 		}
 		o.rep.Restored = append(o.rep.Restored, "undid "+done[i].name)
+		if err := j.Append(journal.Entry{Step: done[i].name, Event: journal.Undone}); err != nil {
+			clean = false
+			o.rep.Restored = append(o.rep.Restored, "the journal could not record it: "+err.Error())
+		}
+	}
+	if clean {
+		if err := j.Append(journal.Entry{Step: "*", Event: journal.Reset}); err != nil {
+			o.rep.Restored = append(o.rep.Restored, "the journal could not be reset: "+err.Error())
+		}
 	}
 	for _, r := range o.rep.Restored {
 		fmt.Fprintln(o.Out, "    restore: "+r)
@@ -292,6 +324,19 @@ func restoredText(r []string) string {
 		return "nothing needed restoring"
 	}
 	return "restored: " + strings.Join(r, ", ")
+}
+
+// supersede resets a journal that holds an unfinished run (dirty, or steps done
+// without the last one), so that its --resume starts afresh from the world as it is.
+func supersede(path string) error {
+	st, err := journal.Read(path)
+	if err != nil {
+		return err
+	}
+	if st.Dirty == "" && len(st.Done) == 0 {
+		return nil
+	}
+	return appendJournal(path, journal.Entry{Step: "*", Event: journal.Reset, Error: "superseded by the opposite runbook"})
 }
 
 // appendJournal opens the journal, appends one entry and closes it.

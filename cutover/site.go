@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/xckit/xckit/profiles"
 )
 
 // Site is site.yaml: the two sides, the traffic switch, the CDC and the profile.
@@ -32,11 +34,11 @@ type NewSide struct {
 
 // Legacy is the legacy database and its application.
 type Legacy struct {
-	DB    string        `yaml:"db"`
-	Start string        `yaml:"start"` // shell command that starts the legacy app
-	Stop  string        `yaml:"stop"`  // shell command that stops it
-	Ready string        `yaml:"ready"` // URL that answers 200 when it is ready
-	Wait  time.Duration `yaml:"wait"`  // how long to wait for Ready (default 60s)
+	DB    string            `yaml:"db"`
+	Start string            `yaml:"start"` // shell command that starts the legacy app
+	Stop  string            `yaml:"stop"`  // shell command that stops it
+	Ready string            `yaml:"ready"` // URL that answers 200 when it is ready
+	Wait  profiles.Duration `yaml:"wait"`  // how long to wait for Ready (default 60s)
 }
 
 // Switch is the traffic switch (the site's F5).
@@ -50,9 +52,9 @@ type Switch struct {
 
 // CDC names the replication between the sides.
 type CDC struct {
-	Slot   string        `yaml:"slot"`
-	Tables []string      `yaml:"tables"`
-	Budget time.Duration `yaml:"budget"` // rollback's wait for the fence LSN (default: the profile's drain_timeout)
+	Slot   string            `yaml:"slot"`
+	Tables []string          `yaml:"tables"`
+	Budget profiles.Duration `yaml:"budget"` // rollback's wait for the fence LSN (default: the profile's drain_timeout)
 }
 
 // Smoke is how the smoke test signs its payments.
@@ -74,9 +76,12 @@ func LoadSite(file string) (*Site, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("site %s: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, fmt.Errorf("site %s: %s", file, withFields(b, strings.TrimPrefix(err.Error(), "yaml: ")))
 	}
 	s.file = file
+	if _, err := NewSwitcher(s.Switch); err != nil {
+		return nil, fmt.Errorf("site %s: %w", file, err)
+	}
 	var missing []string
 	for name, v := range map[string]string{"new.db": s.New.DB, "new.admin_db": s.New.AdminDB, "new.cdc_source": s.New.CDCSource,
 		"new.prefix": s.New.Prefix, "new.listen": s.New.Listen, "legacy.db": s.Legacy.DB, "legacy.start": s.Legacy.Start,
@@ -93,7 +98,7 @@ func LoadSite(file string) (*Site, error) {
 		s.CDC.Slot = "xckit_cdc"
 	}
 	if s.Legacy.Wait <= 0 {
-		s.Legacy.Wait = 60 * time.Second
+		s.Legacy.Wait = profiles.Duration(60 * time.Second)
 	}
 	if s.Smoke.Channel == "" {
 		s.Smoke.Channel = "tenpay"
@@ -104,5 +109,52 @@ func LoadSite(file string) (*Site, error) {
 	if s.Smoke.Key == "" {
 		return nil, fmt.Errorf("site %s: smoke.key or smoke.key_env (set in the environment) is needed to sign the smoke payment", file)
 	}
+	// It holds the admin DSN's password (and often the smoke key): only its owner may read it.
+	if st, err := os.Stat(file); err == nil && st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("site %s is readable by others (%04o) and holds passwords: chmod 600 %s", file, st.Mode().Perm(), file)
+	}
 	return &s, nil
+}
+
+// withFields turns yaml.v3's "line N: ..." into "line N (field a.b): ..." using the
+// document's own key lines.
+func withFields(doc []byte, msg string) string {
+	var root yaml.Node
+	if yaml.Unmarshal(doc, &root) != nil {
+		return msg
+	}
+	paths := map[int]string{}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for _, c := range n.Content {
+				walk(c, prefix)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := n.Content[i].Value
+				if prefix != "" {
+					p = prefix + "." + p
+				}
+				paths[n.Content[i].Line] = p
+				paths[n.Content[i+1].Line] = p
+				walk(n.Content[i+1], p)
+			}
+		}
+	}
+	walk(&root, "")
+	var out []string
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "unmarshal errors:" || line == "" {
+			continue
+		}
+		var n int
+		if _, err := fmt.Sscanf(line, "line %d:", &n); err == nil && paths[n] != "" {
+			line = strings.Replace(line, fmt.Sprintf("line %d:", n), fmt.Sprintf("line %d (field %s):", n, paths[n]), 1)
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "; ")
 }

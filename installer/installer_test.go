@@ -264,3 +264,20 @@ func TestFencedRoleRefusesInstall(t *testing.T) {
 	}
 	admin.Exec(`ALTER ROLE inst_fenced RESET default_transaction_read_only`)
 }
+
+// A stranger on the port makes start fail naming it; a payd that exits at once is
+// reported from its log, not blamed on the database after a health wait.
+func TestStartRefusesATakenPort(t *testing.T) {
+	o := fixture(t, "inst_taken")
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(`{"status":"ready","pid":1}`)) }))
+	_, err = Install(context.Background(), o)
+	want := fmt.Sprintf("port %s is taken by pid %d", o.Listen, os.Getpid())
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "phase start") {
+		t.Fatalf("install beside a stranger: %v; want %q in phase start", err, want)
+	}
+}

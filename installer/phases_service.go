@@ -3,6 +3,7 @@ package installer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"text/template"
 	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
 )
 
 // UnitTemplate is the hardened systemd unit for payd.
@@ -171,6 +174,10 @@ func applyStart(ctx context.Context, r *run) (int, error) {
 			return 0, err
 		}
 	}
+	// Whoever else answers the port would pass the health check in our payd's name.
+	if who := portHolder(r.o.Listen); who != "" {
+		return 0, fmt.Errorf("port %s is taken by %s: stop it, or install with another --listen", r.o.Listen, who)
+	}
 	if err := startSupervised(r); err != nil {
 		return 0, err
 	}
@@ -189,7 +196,8 @@ func startSupervised(r *run) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start payd: %w", err)
 	}
-	go cmd.Wait()
+	r.started, r.exited = cmd.Process.Pid, make(chan struct{})
+	go func(exited chan struct{}) { cmd.Wait(); close(exited) }(r.exited)
 	return nil
 }
 
@@ -219,11 +227,17 @@ func applyHealth(ctx context.Context, r *run) (int, error) {
 	deadline := time.Now().Add(r.o.HealthWait)
 	var last string
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + r.o.Listen + "/readyz")
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		resp, err := httpGet(ctx, "http://"+r.o.Listen+"/readyz")
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				if err := r.sameInstance(b); err != nil {
+					return 0, err
+				}
 				r.note("%s", strings.TrimSpace(string(b)))
 				return 0, nil
 			}
@@ -231,7 +245,64 @@ func applyHealth(ctx context.Context, r *run) (int, error) {
 		} else {
 			last = err.Error()
 		}
-		time.Sleep(100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-r.exited: // nil (blocks) unless this run started payd
+			return 0, fmt.Errorf("payd exited: %s (see %s)", lastLogLine(filepath.Join(r.o.Prefix, "log", "payd.log")), filepath.Join(r.o.Prefix, "log", "payd.log"))
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return 0, fmt.Errorf("payd not ready within %s (last: %s); see %s", r.o.HealthWait, last, filepath.Join(r.o.Prefix, "log", "payd.log"))
+}
+
+// sameInstance checks that /readyz was answered by the payd this prefix runs (its pid
+// file), not by a stranger on the port.
+func (r *run) sameInstance(readyz []byte) error {
+	if r.systemd() {
+		return nil
+	}
+	var ready struct {
+		PID int `json:"pid"`
+	}
+	json.Unmarshal(readyz, &ready)
+	mine := r.started
+	if mine == 0 {
+		mine = r.paydPID()
+	}
+	if ready.PID != mine {
+		return fmt.Errorf("%s answers as pid %d, but the payd installed under %s is pid %d: another program holds the port; stop it", r.o.Listen, ready.PID, r.o.Prefix, mine)
+	}
+	return nil
+}
+
+// httpGet is a GET bounded by ctx and five seconds.
+func httpGet(ctx context.Context, url string) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelOnClose{resp.Body, cancel}
+	return resp, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelOnClose) Close() error { err := c.ReadCloser.Close(); c.cancel(); return err }
+
+// lastLogLine is the last non-empty line of a log file.
+func lastLogLine(path string) string {
+	b, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return dbx.Redact(lines[len(lines)-1])
 }

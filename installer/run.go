@@ -29,6 +29,9 @@ type run struct {
 	secrets *Secrets
 	actions int
 	notes   []string
+	// started and exited are the payd this run started, when it started one.
+	started int
+	exited  chan struct{}
 }
 
 func (r *run) close() {

@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"fmt"
+	"gopkg.in/yaml.v3"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,14 @@ import (
 // and roles with the admin DSN.
 func Uninstall(ctx context.Context, o Options, dropData bool) ([]string, error) {
 	o = withDefaults(o)
+	if dropData && o.DB == "" {
+		// The installed configuration names the database: read it before it goes.
+		dsn, err := installedDSN(o)
+		if err != nil {
+			return nil, fmt.Errorf("--drop-data needs the application's DSN: %w; give --db", err)
+		}
+		o.DB = dsn
+	}
 	r := &run{o: o}
 	defer r.close()
 	var did []string
@@ -157,4 +166,19 @@ func StartApp(ctx context.Context, prefix, listen string, wait time.Duration) er
 	}
 	_, err := applyHealth(ctx, r)
 	return err
+}
+
+// installedDSN is the database DSN of the payd installed under the prefix.
+func installedDSN(o Options) (string, error) {
+	b, err := os.ReadFile(o.etc("payd.yaml"))
+	if err != nil {
+		return "", fmt.Errorf("no installed configuration: %w", err)
+	}
+	var cfg struct {
+		DSN string `yaml:"dsn"`
+	}
+	if err := yaml.Unmarshal(b, &cfg); err != nil || cfg.DSN == "" {
+		return "", fmt.Errorf("%s names no dsn (%v)", o.etc("payd.yaml"), err)
+	}
+	return cfg.DSN, nil
 }

@@ -47,9 +47,10 @@ func findPayd(given string) (string, error) {
 // accounts and agreements, behind the balancer (before cutover the legacy system is
 // the live one).
 type legacyApp struct {
-	s   State
-	log *slog.Logger
-	dir string
+	s     State
+	log   *slog.Logger
+	dir   string
+	asked bool // named alone (--parts legacy-app): start it whatever the route
 }
 
 func newLegacyApp(s State, log *slog.Logger) *legacyApp {
@@ -97,7 +98,7 @@ func (a *legacyApp) up(ctx context.Context) error {
 	if !a.running() {
 		// A cutover stopped the legacy payd on purpose: starting it again would make two
 		// live sides. Only a route to legacy (or none chosen yet) lets lab up start it.
-		if side := RoutedSide(a.s.Dir); side != "" && side != "legacy" {
+		if side := RoutedSide(a.s.Dir); !a.asked && side != "" && side != "legacy" {
 			a.log.Warn("lab: the legacy payd stays stopped: the balancer routes to "+side+" (a cutover or rollback chose it); xckit rollback brings legacy back", "route", side)
 			return nil
 		}
@@ -182,6 +183,10 @@ func (a *legacyApp) status(ctx context.Context) Part {
 	p.Running = a.running()
 	if !p.Running {
 		p.PID, p.Detail = 0, "not running"
+		if side := RoutedSide(a.s.Dir); side != "" && side != "legacy" {
+			p.StoppedOnPurpose = true
+			p.Detail = "stopped: the balancer routes to " + side + " (a cutover stopped it; xckit rollback starts it)"
+		}
 		return p
 	}
 	if err := a.probe(ctx); err != nil {

@@ -178,6 +178,9 @@ type Part struct {
 	Running bool   `json:"running"`
 	Healthy bool   `json:"healthy"`
 	Detail  string `json:"detail"`
+	// StoppedOnPurpose: a runbook stopped it (the legacy payd after a cutover); the lab
+	// is healthy without it.
+	StoppedOnPurpose bool `json:"stopped_on_purpose,omitempty"`
 }
 
 // Status is the state of the whole lab.
@@ -189,7 +192,7 @@ type Status struct {
 // Healthy reports whether every part answers.
 func (s Status) Healthy() bool {
 	for _, p := range s.Parts {
-		if !p.Healthy {
+		if !p.Healthy && !p.StoppedOnPurpose {
 			return false
 		}
 	}
@@ -209,7 +212,11 @@ func parts(s State, o Options) ([]part, error) {
 	if err != nil {
 		return nil, err
 	}
-	all := []part{g, newLegacy(s, o.Log), newLB(s, o.Log), newLegacyApp(s, o.Log)}
+	app := newLegacyApp(s, o.Log)
+	// Named on its own (the site's legacy.start), the legacy payd starts whatever the
+	// route; as part of the whole lab it respects the route a runbook chose.
+	app.asked = slices.Contains(o.Parts, app.name())
+	all := []part{g, newLegacy(s, o.Log), newLB(s, o.Log), app}
 	if len(o.Parts) == 0 {
 		return all, nil
 	}
@@ -286,12 +293,23 @@ func Down(ctx context.Context, o Options, purge bool) error {
 	if err != nil && !purge {
 		return err
 	}
+	var errs []error
+	if len(o.Parts) == 0 {
+		// What the kit started under the lab (an installed payd, a cdc run) stops first:
+		// the lab's own parts would otherwise go from under it, or it would outlive them.
+		stopped, err := stopKitProcesses(o.Dir)
+		for _, what := range stopped {
+			o.Log.Warn("lab: stopped a process the kit started under the lab", "process", what)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if ok {
 		ps, err := parts(s, o)
 		if err != nil {
 			return err
 		}
-		var errs []error
 		for i := len(ps) - 1; i >= 0; i-- {
 			o.Log.Info("lab: stopping", "part", ps[i].name())
 			if err := ps[i].down(ctx); err != nil {

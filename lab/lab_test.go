@@ -2,14 +2,19 @@ package lab
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xckit/xckit/installer"
+	"github.com/xckit/xckit/profiles"
 )
 
 // TestLifecycle builds a lab of its own (own directory and ports), checks that up is
@@ -87,6 +92,49 @@ func TestLifecycle(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(RouteFile(dir)); !strings.Contains(string(b), `"legacy"`) {
 		t.Errorf("route file: %s", b)
+	}
+	// The users' passwords never reach MariaDB's binary log.
+	binlogs, _ := filepath.Glob(filepath.Join(dir, "legacy", "data", "binlog.*"))
+	if len(binlogs) == 0 {
+		t.Errorf("no binlog under %s/legacy/data", dir)
+	}
+	for _, dsn := range []string{env.LegacyDSN, env.LegacyAdminDSN} {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw, _ := u.User.Password()
+		for _, f := range binlogs {
+			if b, _ := os.ReadFile(f); len(pw) >= 8 && strings.Contains(string(b), pw) {
+				t.Errorf("%s holds a password in plain text", f)
+			}
+		}
+	}
+
+	// What the kit starts under the lab must stop with it: a payd installed into the
+	// lab's prefix (as site.yaml expects) and the cdc run a cutover starts (pid file
+	// <prefix>/run/cdc.pid; here a stand-in process named xckit).
+	t.Setenv("XCKIT_MERCHANT_ID", env.MerchantID)
+	t.Setenv("XCKIT_MERCHANT_KEY", env.MerchantKey)
+	prof, _ := profiles.Load("lab")
+	prefix := filepath.Join(dir, "new")
+	if _, err := installer.Install(ctx, installer.Options{Profile: prof, DB: env.GaussDSN, AdminDB: env.GaussAdminDSN, Prefix: prefix,
+		Listen: "127.0.0.1:16080", PaydBin: payd, Version: "v1"}); err != nil {
+		t.Fatalf("install into the lab's prefix: %v", err)
+	}
+	pids["installed payd"] = installer.AppPID(prefix)
+	sleep, _ := exec.LookPath("sleep")
+	b, _ := os.ReadFile(sleep)
+	os.WriteFile(filepath.Join(dir, "xckit"), b, 0o755)
+	cdcRun := exec.Command(filepath.Join(dir, "xckit"), "300")
+	if err := cdcRun.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go cdcRun.Wait()
+	os.WriteFile(filepath.Join(prefix, "run", "cdc.pid"), []byte(fmt.Sprintln(cdcRun.Process.Pid)), 0o644)
+	pids["cdc run"] = cdcRun.Process.Pid
+	if pids["installed payd"] == 0 || !alive(pids["cdc run"], "xckit") {
+		t.Fatalf("the kit's processes did not start: %v", pids)
 	}
 
 	if err := Down(ctx, o, false); err != nil {

@@ -152,8 +152,18 @@ func (l *legacy) bootstrap(ctx context.Context) error {
 	}
 	// Close root's passwordless door last: from now on the admin user is the way in.
 	stmts = append(stmts, fmt.Sprintf("ALTER USER 'root'@'localhost' IDENTIFIED BY %s", lit(l.s.LegacyAdminPass)), "FLUSH PRIVILEGES")
+	// One session, kept out of the binary log: the statements carry the passwords in
+	// plain text, and the binlog is what a replica (or the forward CDC) reads.
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("legacy bootstrap: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SET SESSION sql_log_bin = 0"); err != nil {
+		return fmt.Errorf("legacy bootstrap: keep the user statements out of the binlog: %w", err)
+	}
 	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
 			msg := strings.NewReplacer(l.s.LegacyAdminPass, "xxxxx", l.s.LegacyAppPass, "xxxxx").Replace(err.Error())
 			return fmt.Errorf("legacy bootstrap: %s", msg)
 		}

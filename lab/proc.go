@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -224,4 +225,41 @@ func tailFile(path string, n int) string {
 		return "(no log: " + err.Error() + ")"
 	}
 	return tail(string(b), n)
+}
+
+// stopKitProcesses stops every payd and xckit whose pid file lies under dir (an
+// installed payd's <prefix>/run/payd.pid, cutover's cdc.pid, the legacy payd): SIGTERM,
+// then SIGKILL after a grace period. It returns what it stopped ("payd pid 123
+// (new/run/payd.pid)"). Pid files of other programs (the databases, nginx) are left
+// to their parts.
+func stopKitProcesses(dir string) ([]string, error) {
+	var stopped []string
+	var errs []error
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(d.Name(), ".pid") {
+			return nil
+		}
+		pid := readPID(path)
+		for _, comm := range []string{"payd", "xckit"} {
+			if !alive(pid, comm) {
+				continue
+			}
+			rel, _ := filepath.Rel(dir, path)
+			if err := stopPID(pid, comm, syscall.SIGTERM, 15*time.Second); err != nil {
+				errs = append(errs, err)
+			}
+			stopped = append(stopped, fmt.Sprintf("%s pid %d (%s)", comm, pid, rel))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return stopped, errors.Join(errs...)
 }

@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -199,7 +200,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	case v != want:
 		reply(w, start, http.StatusServiceUnavailable, &apiError{Code: "not_ready", Msg: fmt.Sprintf("schema version %d, want %d: run payd migrate", v, want)})
 	default:
-		reply(w, start, http.StatusOK, map[string]any{"status": "ready", "schema_version": v, "database": s.common.DB().Dialect.Name(), "version": buildinfo.Version})
+		reply(w, start, http.StatusOK, map[string]any{"status": "ready", "schema_version": v, "database": s.common.DB().Dialect.Name(), "version": buildinfo.Version, "pid": os.Getpid()})
 	}
 }
 

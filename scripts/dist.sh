@@ -6,22 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION=${VERSION:?} COMMIT=${COMMIT:?} DATE=${DATE:?}
 NFPM="go run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.41.3"
-LDFLAGS="-s -w -X github.com/xckit/xckit/internal/buildinfo.Version=$VERSION -X github.com/xckit/xckit/internal/buildinfo.Commit=$COMMIT -X github.com/xckit/xckit/internal/buildinfo.Date=$DATE"
 mkdir -p dist
 for arch in amd64 arm64; do
   name="xckit-$VERSION-linux-$arch"
   root="dist/$name"
-  rm -rf "$root"; mkdir -p "$root/bin" "$root/profiles" "$root/docs" "$root/scripts"
-  for cmd in xckit payd; do
-    CGO_ENABLED=0 GOOS=linux GOARCH=$arch go build -trimpath -ldflags "$LDFLAGS" -o "$root/bin/$cmd" "./cmd/$cmd"
-  done
-  cp profiles/builtin/*.yaml "$root/profiles/"
-  cp docs/*.md "$root/docs/"
-  cp scripts/signed-curl.sh "$root/scripts/"
-  cp packaging/install.sh "$root/install.sh"
-  go run ./cmd/xckit install unit --prefix /opt/xckit --user payd > "$root/payd.service"
-  printf 'version=%s\narch=%s\ncommit=%s\nbuild_date=%s\n' "$VERSION" "$arch" "$COMMIT" "$DATE" > "$root/BUNDLE"
-  (cd "$root" && find . -type f ! -name SHA256SUMS | sed 's|^\./||' | sort | xargs sha256sum > SHA256SUMS)
+  VERSION=$VERSION COMMIT=$COMMIT DATE=$DATE scripts/bundle.sh "$arch" "$root"
   tar -C dist -czf "dist/$name.tar.gz" "$name"
   echo "dist: dist/$name.tar.gz"
   sed -e "s|\${BUNDLE}|$root|g" -e "s|\${ARCH}|$arch|g" -e "s|\${PKG_VERSION}|0.1.0+$COMMIT|g" packaging/nfpm.yaml > "dist/nfpm-$arch.yaml"

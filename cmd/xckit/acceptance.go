@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -189,15 +190,20 @@ func mergeCommand() *cli.Command {
 			if err := report.Write(c.String("out"), merged); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			for _, cs := range merged.Cases {
-				verdict := "PASS"
-				if !cs.Verdict.Pass {
-					verdict = "FAIL: " + strings.Join(cs.Verdict.Reasons, "; ")
+			if err := emit(c, merged, func(w io.Writer) error {
+				for _, cs := range merged.Cases {
+					verdict := "PASS"
+					if !cs.Verdict.Pass {
+						verdict = "FAIL: " + strings.Join(cs.Verdict.Reasons, "; ")
+					}
+					fmt.Fprintf(w, "%s: %d generators, achieved %.1f TPS, success %.3f%%, platform avg %.2f ms p99 %.2f ms: %s\n",
+						cs.Case.Name, len(runs), cs.Summary.Achieved, cs.Summary.Success, cs.Summary.Platform.Avg, cs.Summary.Platform.P99, verdict)
 				}
-				fmt.Fprintf(c.App.Writer, "%s: %d generators, achieved %.1f TPS, success %.3f%%, platform avg %.2f ms p99 %.2f ms: %s\n",
-					cs.Case.Name, len(runs), cs.Summary.Achieved, cs.Summary.Success, cs.Summary.Platform.Avg, cs.Summary.Platform.P99, verdict)
+				_, err := fmt.Fprintf(w, "evidence: %s/report.html\n", c.String("out"))
+				return err
+			}); err != nil {
+				return err
 			}
-			fmt.Fprintf(c.App.Writer, "evidence: %s/report.html\n", c.String("out"))
 			if !merged.Pass {
 				return failed("the merged acceptance failed against profile %s", p.Name)
 			}
@@ -222,8 +228,10 @@ func reportCommand() *cli.Command {
 			if err := report.Render(dir, r); err != nil {
 				return &exitError{code: exitUsage, err: err}
 			}
-			fmt.Fprintf(c.App.Writer, "%s/report.html\n", dir)
-			return nil
+			return emit(c, map[string]string{"report": filepath.Join(dir, "report.html")}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%s/report.html\n", dir)
+				return err
+			})
 		},
 	}
 }
@@ -255,8 +263,11 @@ func prepareCommand() *cli.Command {
 			if err != nil {
 				return failed("prepare: %w", err)
 			}
-			fmt.Fprintf(c.App.Writer, "prepared %d accounts (%d new) with agreements ag-seed-N in %s\n", c.Int("accounts"), n, time.Since(start).Round(time.Millisecond))
-			return nil
+			took := time.Since(start).Round(time.Millisecond)
+			return emit(c, map[string]any{"accounts": c.Int("accounts"), "created": n, "seconds": took.Seconds()}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "prepared %d accounts (%d new) with agreements ag-seed-N in %s\n", c.Int("accounts"), n, took)
+				return err
+			})
 		},
 	}
 }

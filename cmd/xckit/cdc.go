@@ -213,6 +213,11 @@ func cdcCommand() *cli.Command {
 }
 
 func cdcInit(c *cli.Context) error {
+	if p := c.String("plugin"); p != "" {
+		if _, err := cdc.DecoderFor(p); err != nil {
+			return usage("--plugin: %v", err)
+		}
+	}
 	src, dst, err := openSides(c, true)
 	if err != nil {
 		return err
@@ -551,8 +556,11 @@ func cdcWait(c *cli.Context) error {
 	if err := cdc.WaitApplied(c.Context, dst, c.String("slot"), lsn, c.Duration("timeout")); err != nil {
 		return failed("%w", err)
 	}
-	fmt.Fprintf(c.App.Writer, "applied everything before %s (waited %s)\n", lsn, time.Since(start).Round(time.Millisecond))
-	return nil
+	waited := time.Since(start).Round(time.Millisecond)
+	return emit(c, map[string]any{"applied_before": lsn.String(), "waited_seconds": waited.Seconds()}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "applied everything before %s (waited %s)\n", lsn, waited)
+		return err
+	})
 }
 
 func cdcPidFile(c *cli.Context) string {

@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/xckit/xckit/internal/labtest"
 )
@@ -167,5 +172,50 @@ func TestLabStatusAndEnvOnTheTestLab(t *testing.T) {
 		if strings.Contains(errs, pw) {
 			t.Errorf("lab up logs show a password: %s", errs)
 		}
+	}
+}
+
+// SIGTERM ends a command that waits on a server that never answers within the grace
+// period, with a message and a non-zero exit.
+func TestSIGTERMEndsAHungCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds xckit")
+	}
+	bin := filepath.Join(t.TempDir(), "xckit")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v %s", err, out)
+	}
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	// cdc wait polls for up to --timeout: long enough to be hung for this test.
+	cmd := exec.Command(bin, "cdc", "wait", "--source", "opengauss://pay:pw@"+silent.Addr().String()+"/payd",
+		"--target", "mysql://pay:pw@"+silent.Addr().String()+"/payd", "--timeout", "10m")
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	sent := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	err = cmd.Wait()
+	took := time.Since(sent)
+	if err == nil || took > stopGrace+500*time.Millisecond {
+		t.Errorf("after SIGTERM: exit %v after %v, want non-zero within %v\n%s", err, took, stopGrace, errb.String())
+	}
+	if !strings.Contains(errb.String(), "terminated: stopping") {
+		t.Errorf("no message on SIGTERM: %s", errb.String())
 	}
 }

@@ -41,13 +41,7 @@ func switchOptions(c *cli.Context) (cutover.Options, error) {
 	if !c.Bool("plan") && !c.Bool("yes") {
 		return cutover.Options{}, usage("%s changes where traffic goes: --plan shows the steps, --yes does it", c.Command.Name)
 	}
-	// Step lines are the result in text mode; with -o json they are progress (stderr)
-	// and stdout carries the one JSON document.
-	out := c.App.Writer
-	if c.String("output") == "json" {
-		out = c.App.ErrWriter
-	}
-	return cutover.Options{Site: site, Profile: p, Plan: c.Bool("plan"), Resume: c.Bool("resume"), Out: out, Log: logger(c)}, nil
+	return cutover.Options{Site: site, Profile: p, Plan: c.Bool("plan"), Resume: c.Bool("resume"), Out: progressWriter(c), Log: logger(c)}, nil
 }
 
 func finishSwitch(c *cli.Context, o cutover.Options, rep cutover.Report, err error) error {

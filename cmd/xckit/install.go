@@ -29,6 +29,15 @@ func installFlags() []cli.Flag {
 }
 
 func installOptions(c *cli.Context) (installer.Options, error) {
+	if c.String("db") == "" {
+		return installer.Options{}, usage("--db DSN is needed: the application's user, password and database on openGauss")
+	}
+	return prefixOptions(c)
+}
+
+// prefixOptions are the install options without requiring --db (uninstall finds the
+// DSN in the installed configuration when it needs one).
+func prefixOptions(c *cli.Context) (installer.Options, error) {
 	p, err := profiles.Load(c.String("profile"))
 	if err != nil {
 		return installer.Options{}, profileError(err)
@@ -39,12 +48,9 @@ func installOptions(c *cli.Context) (installer.Options, error) {
 			payd = filepath.Join(filepath.Dir(exe), "payd")
 		}
 	}
-	if c.String("db") == "" {
-		return installer.Options{}, usage("--db DSN is needed: the application's user, password and database on openGauss")
-	}
 	o := installer.Options{Profile: p, DB: c.String("db"), AdminDB: c.String("admin-db"), Prefix: c.String("prefix"),
 		Listen: c.String("listen"), SecretsFile: c.String("secrets-file"), PaydBin: payd, Version: buildinfo.Version,
-		HostRoot: c.String("host-root"), Out: c.App.Writer, Log: logger(c)}
+		HostRoot: c.String("host-root"), Out: progressWriter(c), Log: logger(c)}
 	if abs, err := filepath.Abs(o.Prefix); err == nil {
 		o.Prefix = abs
 	}
@@ -138,8 +144,10 @@ func installCommand() *cli.Command {
 					if err != nil {
 						return failed("rollback-app: %w", err)
 					}
-					fmt.Fprintf(c.App.Writer, "payd %s is current again and ready\n", v)
-					return nil
+					return emit(c, map[string]string{"current": v}, func(w io.Writer) error {
+						_, err := fmt.Fprintf(w, "payd %s is current again and ready\n", v)
+						return err
+					})
 				},
 			},
 		},
@@ -150,20 +158,25 @@ func uninstallCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "uninstall",
 		Usage:     "stop payd and remove what install put under the prefix; the database stays unless --drop-data --yes",
-		UsageText: "xckit uninstall --db DSN [--prefix DIR] [--drop-data --yes --admin-db DSN]\n\nExample:\n   xckit uninstall --prefix /opt/xckit --db $DB",
+		UsageText: "xckit uninstall [--prefix DIR] [--drop-data --yes --admin-db DSN [--db DSN]]\n\n--db is read from the installed configuration when --drop-data needs it.\n\nExample:\n   xckit uninstall --prefix /opt/xckit",
 		Flags: append(installFlags(), &cli.BoolFlag{Name: "drop-data", Usage: "also drop the application's database and roles"},
 			&cli.BoolFlag{Name: "yes", Usage: "confirm --drop-data"}),
 		Action: func(c *cli.Context) error {
 			if c.Bool("drop-data") && !c.Bool("yes") {
 				return usage("--drop-data destroys the platform's database: add --yes to confirm")
 			}
-			o, err := installOptions(c)
+			o, err := prefixOptions(c)
 			if err != nil {
 				return err
 			}
 			did, err := installer.Uninstall(c.Context, o, c.Bool("drop-data"))
-			for _, d := range did {
-				fmt.Fprintln(c.App.Writer, d)
+			if eerr := emit(c, map[string]any{"done": did}, func(w io.Writer) error {
+				for _, d := range did {
+					fmt.Fprintln(w, d)
+				}
+				return nil
+			}); eerr != nil {
+				return eerr
 			}
 			if err != nil {
 				return failed("uninstall: %w", err)
@@ -196,8 +209,10 @@ func upgradeCommand() *cli.Command {
 			if err != nil {
 				return failed("upgrade: %w", err)
 			}
-			fmt.Fprintf(c.App.Writer, "payd %s is current and ready (was %s; xckit install rollback-app goes back)\n", o.Version, prev)
-			return nil
+			return emit(c, map[string]string{"current": o.Version, "previous": prev}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "payd %s is current and ready (was %s; xckit install rollback-app goes back)\n", o.Version, prev)
+				return err
+			})
 		},
 	}
 }

@@ -41,3 +41,12 @@ func table(w io.Writer, header []any, rows [][]any) error {
 	}
 	return tw.Flush()
 }
+
+// progressWriter is where a command's step lines go: stdout in text mode, where they
+// are the result; stderr with -o json, so stdout carries the one JSON document.
+func progressWriter(c *cli.Context) io.Writer {
+	if c.String("output") == "json" {
+		return c.App.ErrWriter
+	}
+	return c.App.Writer
+}

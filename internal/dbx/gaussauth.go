@@ -29,8 +29,22 @@ const (
 	authOK        = 0
 )
 
-// defaultGaussIteration is used when the server does not send its iteration count.
-const defaultGaussIteration = 2048
+// The protocol version xckit announces, as openGauss's own libpq, JDBC driver and Go
+// connector do (3.51 = 196659): openGauss then sends the stored iteration count after
+// the token of a code 10/13 request (auth.cpp, sendAuthRequest: minor > 50). PostgreSQL
+// answers a minor it does not know with NegotiateProtocolVersion, which pgx accepts.
+const (
+	protocol30         = 3<<16 | 0
+	gaussProtocolMinor = 51
+	gaussProtocol      = 3<<16 | gaussProtocolMinor
+)
+
+// maxGaussIteration is the largest auth_iteration_count openGauss accepts
+// (guc_security.cpp); a larger count is a misread request, not a server's choice.
+const maxGaussIteration = 134217728
+
+// md5SHA256Iteration is the count of openGauss's code-11 (md5_sha256) exchange.
+const md5SHA256Iteration = 2048
 
 // GaussChallenge is what an openGauss server sends to ask for a sha256 or sm3 proof.
 type GaussChallenge struct {
@@ -45,8 +59,8 @@ func gaussKeys(password string, random64code string, iteration int, sm bool) (cl
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("openGauss auth: random64code is not hex: %w", err)
 	}
-	if iteration <= 0 {
-		iteration = defaultGaussIteration
+	if iteration <= 0 || iteration > maxGaussIteration {
+		return nil, nil, nil, fmt.Errorf("openGauss auth: iteration count %d is outside openGauss's 1..%d: the request was misread or is not openGauss's", iteration, maxGaussIteration)
 	}
 	k, err := pbkdf2.Key(sha1.New, password, salt, iteration, 32)
 	if err != nil {
@@ -98,7 +112,7 @@ func GaussServerSignature(password string, ch GaussChallenge) (string, error) {
 
 // GaussMD5SHA256Response answers openGauss's code-11 (md5_sha256) challenge.
 func GaussMD5SHA256Response(password, random64code string, salt []byte) (string, error) {
-	_, serverKey, storedKey, err := gaussKeys(password, random64code, defaultGaussIteration, false)
+	_, serverKey, storedKey, err := gaussKeys(password, random64code, md5SHA256Iteration, false)
 	if err != nil {
 		return "", err
 	}
@@ -143,18 +157,17 @@ func gaussAnswer(body []byte, user, password string) (reply string, handled bool
 		}
 		rest = rest[4:]
 		if method == gaussStoredMD5 {
-			if len(rest) < 4 {
-				return "", true, fmt.Errorf("openGauss auth: md5 request without a salt")
-			}
-			return PostgresMD5Response(user, password, rest[:4]), true, nil
+			// openGauss's server turns this case into a plain md5 request (code 5)
+			// before sending (auth.cpp, sendAuthRequest), and its JDBC driver and Go
+			// connector answer it differently: there is no genuine answer to give.
+			return "", true, fmt.Errorf("openGauss auth: the server asked for md5 storage under code 10, which openGauss servers do not send; " +
+				"check that this is an openGauss server, or reset the user's password with password_encryption_type=2")
 		}
-		if len(rest) < 72 {
-			return "", true, fmt.Errorf("openGauss auth: sha256 request is %d bytes, want at least 72", len(rest))
+		// The layout that matches protocol 3.51: random64code, token, int32 iteration.
+		if len(rest) < 76 {
+			return "", true, fmt.Errorf("openGauss auth: sha256 request is %d bytes, want 76 (salt, token and iteration count, protocol 3.%d)", len(rest), gaussProtocolMinor)
 		}
-		ch := GaussChallenge{Random64Code: string(rest[:64]), Token: string(rest[64:72]), Iteration: defaultGaussIteration}
-		if len(rest) >= 76 {
-			ch.Iteration = int(binary.BigEndian.Uint32(rest[72:76]))
-		}
+		ch := GaussChallenge{Random64Code: string(rest[:64]), Token: string(rest[64:72]), Iteration: int(binary.BigEndian.Uint32(rest[72:76]))}
 		r, err := GaussSHA256Response(password, ch, code == authSM3)
 		return r, true, err
 	case authMD5SHA256:

@@ -1,6 +1,7 @@
 package dbx
 
 import (
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
@@ -14,7 +15,9 @@ import (
 // pass-through.
 type gaussAuthConn struct {
 	net.Conn
+	ctx            context.Context // the connect's deadline: the key derivation honours it
 	user, password string
+	announced      bool // the startup message went out (as protocol 3.51)
 
 	mu      sync.Mutex
 	through bool   // startup is over: pass bytes straight through
@@ -22,8 +25,23 @@ type gaussAuthConn struct {
 	ready   []byte // examined bytes waiting for pgx
 }
 
-func newGaussAuthConn(c net.Conn, user, password string) *gaussAuthConn {
-	return &gaussAuthConn{Conn: c, user: user, password: password}
+func newGaussAuthConn(ctx context.Context, c net.Conn, user, password string) *gaussAuthConn {
+	return &gaussAuthConn{Conn: c, ctx: ctx, user: user, password: password}
+}
+
+// Write passes pgx's bytes through; the startup message (pgx announces 3.0) goes out
+// announcing 3.51 instead, the version openGauss's own clients announce.
+func (c *gaussAuthConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	first := !c.announced
+	c.announced = true
+	c.mu.Unlock()
+	if first && len(p) >= 8 && binary.BigEndian.Uint32(p[4:8]) == protocol30 {
+		q := append([]byte(nil), p...)
+		binary.BigEndian.PutUint32(q[4:8], gaussProtocol)
+		return c.Conn.Write(q)
+	}
+	return c.Conn.Write(p)
 }
 
 func (c *gaussAuthConn) Read(p []byte) (int, error) {
@@ -76,7 +94,7 @@ func (c *gaussAuthConn) examine() error {
 		c.through = true
 		return nil
 	}
-	reply, handled, err := gaussAnswer(body, c.user, c.password)
+	reply, handled, err := c.answer(body)
 	if err != nil {
 		return err
 	}
@@ -100,4 +118,25 @@ func (c *gaussAuthConn) writePassword(reply string) error {
 		return fmt.Errorf("openGauss auth: send password message: %w", err)
 	}
 	return nil
+}
+
+// answer runs the (CPU-bound) key derivation aside, so that the connect's deadline and
+// Ctrl-C end the wait at once.
+func (c *gaussAuthConn) answer(body []byte) (string, bool, error) {
+	type result struct {
+		reply   string
+		handled bool
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		r, h, err := gaussAnswer(body, c.user, c.password)
+		done <- result{r, h, err}
+	}()
+	select {
+	case r := <-done:
+		return r.reply, r.handled, r.err
+	case <-c.ctx.Done():
+		return "", true, fmt.Errorf("openGauss auth: gave up computing the password proof: %w", c.ctx.Err())
+	}
 }

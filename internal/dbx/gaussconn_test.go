@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,22 +14,42 @@ import (
 )
 
 // fakeGauss is the one fake in this package: openGauss cannot run here, so a listener
-// plays its startup exchange byte for byte (wire format from the shared auth-vectors
-// file) and then answers one simple query with an openGauss version banner.
+// plays its startup exchange byte for byte and then answers one simple query with an
+// openGauss version banner. Like openGauss's sendAuthRequest (src/common/backend/
+// libpq/auth.cpp), it lays out a code 10/13 request by the protocol minor the client
+// announced: after salt and token the 64-character server signature below 50, nothing
+// at 50, the int32 stored iteration count above 50.
 type fakeGauss struct {
 	ln      net.Listener
-	request []byte // the authentication request body, starting with the int32 code
+	request func(minor uint32) []byte // the authentication request body, from the int32 code on
 	got     chan string
+	version chan uint32 // the protocol version the client announced
 	banner  string
 }
 
-func startFakeGauss(t *testing.T, request []byte, banner string) *fakeGauss {
+// gaussLayout builds a sha256/sm3 request the way openGauss does for a client minor.
+func gaussLayout(code uint32, v authVector) func(minor uint32) []byte {
+	return func(minor uint32) []byte {
+		tail := [][]byte{[]byte(v.Random64), []byte(v.Token)}
+		switch {
+		case minor < 50:
+			tail = append(tail, []byte(v.ServerSig))
+		case minor > 50:
+			tail = append(tail, binary.BigEndian.AppendUint32(nil, uint32(v.Iteration)))
+		}
+		return gaussRequest(code, gaussStoredSHA256, tail...)
+	}
+}
+
+func fixed(b []byte) func(uint32) []byte { return func(uint32) []byte { return b } }
+
+func startFakeGauss(t *testing.T, request func(minor uint32) []byte, banner string) *fakeGauss {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeGauss{ln: ln, request: request, got: make(chan string, 1), banner: banner}
+	f := &fakeGauss{ln: ln, request: request, got: make(chan string, 1), version: make(chan uint32, 1), banner: banner}
 	t.Cleanup(func() { ln.Close() })
 	go f.serve()
 	return f
@@ -41,14 +62,24 @@ func (f *fakeGauss) serve() {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	be := pgproto3.NewBackend(conn, conn)
-	if _, err := be.ReceiveStartupMessage(); err != nil {
+	// The startup message by hand: pgproto3's backend refuses minors other than 0.
+	head4 := make([]byte, 4)
+	if _, err := io.ReadFull(conn, head4); err != nil {
 		f.got <- "startup: " + err.Error()
 		return
 	}
+	startup := make([]byte, binary.BigEndian.Uint32(head4)-4)
+	if _, err := io.ReadFull(conn, startup); err != nil {
+		f.got <- "startup: " + err.Error()
+		return
+	}
+	version := binary.BigEndian.Uint32(startup)
+	f.version <- version
+	be := pgproto3.NewBackend(conn, conn)
+	request := f.request(version & 0xFFFF)
 	msg := []byte{'R'}
-	msg = binary.BigEndian.AppendUint32(msg, uint32(4+len(f.request)))
-	msg = append(msg, f.request...)
+	msg = binary.BigEndian.AppendUint32(msg, uint32(4+len(request)))
+	msg = append(msg, request...)
 	if _, err := conn.Write(msg); err != nil {
 		return
 	}
@@ -103,22 +134,21 @@ func gaussRequest(code, method uint32, tail ...[]byte) []byte {
 func TestPgxThroughGaussHandshake(t *testing.T) {
 	t.Parallel()
 	vec := sharedVectors(t)
-	iter := func(n int) []byte { return binary.BigEndian.AppendUint32(nil, uint32(n)) }
 	salt := []byte{1, 2, 3, 4}
 	cases := []struct {
 		name, password, want string
-		request              []byte
+		request              func(uint32) []byte
+		wantErr              string
 	}{
-		{"sha256 with iteration", vec[2].Password, vec[2].Response,
-			gaussRequest(authSHA256, gaussStoredSHA256, []byte(vec[2].Random64), []byte(vec[2].Token), iter(vec[2].Iteration))},
-		{"sha256 without iteration (older servers: 2048)", vec[0].Password, vec[0].Response,
-			gaussRequest(authSHA256, gaussStoredSHA256, []byte(vec[0].Random64), []byte(vec[0].Token))},
-		{"sm3", vec[3].Password, vec[3].Response,
-			gaussRequest(authSM3, gaussStoredSHA256, []byte(vec[3].Random64), []byte(vec[3].Token), iter(vec[3].Iteration))},
-		{"md5_sha256", vec[6].Password, vec[6].Response,
-			gaussRequest(authMD5SHA256, 0, []byte(vec[6].Random64), salt)},
-		{"md5 storage announced in code 10", vec[7].Password, vec[7].Response,
-			gaussRequest(authSHA256, gaussStoredMD5, salt)},
+		{"sha256, stored iteration 10000 (the default)", vec[2].Password, vec[2].Response, gaussLayout(authSHA256, vec[2]), ""},
+		{"sha256, stored iteration 2048", vec[0].Password, vec[0].Response, gaussLayout(authSHA256, vec[0]), ""},
+		{"sm3, stored iteration 10000", vec[3].Password, vec[3].Response, gaussLayout(authSM3, vec[3]), ""},
+		{"md5_sha256", vec[6].Password, vec[6].Response, fixed(gaussRequest(authMD5SHA256, 0, []byte(vec[6].Random64), salt)), ""},
+		{"md5 storage under code 10 (no openGauss sends it)", vec[7].Password, "", fixed(gaussRequest(authSHA256, gaussStoredMD5, salt)), "do not send"},
+		{"an iteration count beyond openGauss's maximum", vec[2].Password, "",
+			fixed(gaussRequest(authSHA256, gaussStoredSHA256, []byte(vec[2].Random64), []byte(vec[2].Token), binary.BigEndian.AppendUint32(nil, maxGaussIteration+1))), "outside openGauss's"},
+		{"the 3.0 layout (a signature where the count should be)", vec[2].Password, "",
+			fixed(gaussRequest(authSHA256, gaussStoredSHA256, []byte(vec[2].Random64), []byte(vec[2].Token), []byte(vec[2].ServerSig))), "outside openGauss's"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,12 +160,21 @@ func TestPgxThroughGaussHandshake(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg.Password = tc.password
-			cfg.AfterNetConnect = func(_ context.Context, c *pgconn.Config, conn net.Conn) (net.Conn, error) {
-				return newGaussAuthConn(conn, c.User, c.Password), nil
+			cfg.AfterNetConnect = func(ctx context.Context, c *pgconn.Config, conn net.Conn) (net.Conn, error) {
+				return newGaussAuthConn(ctx, conn, c.User, c.Password), nil
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			conn, err := pgconn.ConnectConfig(ctx, cfg)
+			if v := <-f.version; v != gaussProtocol {
+				t.Errorf("the client announced protocol %d.%d, want 3.51 as openGauss's clients do", v>>16, v&0xFFFF)
+			}
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("connect: %v, want an error saying %q", err, tc.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("connect through the openGauss handshake: %v (server saw %q)", err, drain(f.got))
 			}
@@ -152,6 +191,41 @@ func TestPgxThroughGaussHandshake(t *testing.T) {
 				t.Errorf("dialect = %+v, %v; want openGauss 5.0.0", d, err)
 			}
 		})
+	}
+}
+
+// A connect to a server that accepts and never answers, or that makes the key
+// derivation last, ends within the connect deadline with an error that says so.
+func TestConnectDeadline(t *testing.T) {
+	t.Parallel()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	vec := sharedVectors(t)
+	slow := vec[2]
+	slow.Iteration = maxGaussIteration // minutes of PBKDF2 on this machine
+	f := startFakeGauss(t, gaussLayout(authSHA256, slow), "openGauss")
+	for name, addr := range map[string]string{"silent": silent.Addr().String(), "slow proof": f.ln.Addr().String()} {
+		start := time.Now()
+		_, err := Open(context.Background(), "opengauss://pay:pw@"+addr+"/payd", Options{ConnectTimeout: 2 * time.Second})
+		took := time.Since(start)
+		if err == nil || took > 4*time.Second {
+			t.Errorf("%s: connect returned after %v: %v", name, took, err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "connect timeout of 2s") {
+			t.Errorf("%s: the error does not name the deadline: %v", name, err)
+		}
 	}
 }
 

@@ -68,7 +68,11 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*DB, error) {
 	var banner string
 	if err := db.QueryRowContext(pctx, "SELECT version()").Scan(&banner); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to %s: %s", d, Redact(sanitize(err, d.Password).Error()))
+		msg := Redact(sanitize(err, d.Password).Error())
+		if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || pctx.Err() != nil) {
+			msg += fmt.Sprintf(" (no answer within the connect timeout of %s: check host and port, or that it is the database's port)", opt.ConnectTimeout)
+		}
+		return nil, fmt.Errorf("connect to %s: %s", d, msg)
 	}
 	dia, err := DetectDialect(d.Family, banner)
 	if err != nil {
@@ -95,7 +99,7 @@ func openPostgres(d DSN, opt Options) (*sql.DB, error) {
 	}
 	user, password := cfg.User, cfg.Password
 	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
-		return newGaussAuthConn(conn, user, password), nil
+		return newGaussAuthConn(ctx, conn, user, password), nil
 	}
 	return stdlib.OpenDB(*cfg), nil
 }
@@ -149,6 +153,20 @@ func IsUniqueViolation(err error) bool {
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) {
 		return myErr.Number == 1062
+	}
+	return false
+}
+
+// IsUndefinedTable reports a query on a table that does not exist (SQLSTATE 42P01 on
+// the PostgreSQL family, openGauss included; error 1146 on MySQL and MariaDB).
+func IsUndefinedTable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "42P01"
+	}
+	var myErr *mysql.MySQLError
+	if errors.As(err, &myErr) {
+		return myErr.Number == 1146
 	}
 	return false
 }

@@ -16,8 +16,9 @@ const (
 	Started  = "started"
 	Finished = "finished"
 	Failed   = "failed"
-	Reset    = "reset" // a new run begins (after uninstall, or --force)
-	Begin    = "begin" // a command started (a fresh run or a --resume of one)
+	Reset    = "reset"  // a new run begins (after uninstall, or --force)
+	Begin    = "begin"  // a command started (a fresh run or a --resume of one)
+	Undone   = "undone" // an abort restored what the step had done: it is not done any more
 )
 
 // Entry is one line of the journal.
@@ -122,6 +123,9 @@ func Read(path string) (State, error) {
 		case Failed:
 			delete(open, e.Step)
 			st.Failed[e.Step] = e.Error
+		case Undone:
+			delete(st.Done, e.Step)
+			delete(st.Changed, e.Step)
 		}
 	}
 	if open[last] {
