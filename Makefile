@@ -13,7 +13,7 @@ TESTLAB_DIR ?= $(or $(TMPDIR),/tmp)/xckit-testlab
 LAB_DIR     ?= .xckit-lab
 XCKIT       := bin/xckit
 
-.PHONY: help setup build test vet demo dist bench-payd bench-cdc bench-generator lab-up lab-down clean
+.PHONY: help setup build test vet demo dist bench-payd bench-cdc bench-generator bench-model lab-up lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ bench-generator: setup build ## the load generator vs wrk on a trivial endpoint,
 bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag at 1000 payments/s (about 2 min)
 	scripts/bench-cdc.sh
 	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) $(GO) test -count=1 -run '^$$' -bench CDCLag -benchtime 1x ./cdc
+
+bench-model: setup build ## the model-based runbook test, longer: 1000 random operations under load (about 10 min)
+	XCKIT_MODEL_OPS=1000 XCKIT_MODEL_BUDGET=15m $(GO) test -count=1 -timeout 30m -run TestModelRunbooks -v ./cutover
 
 dist: setup ## cross-compile xckit and payd for linux/amd64 and arm64: offline bundles, RPMs and DEBs (dist/)
 	VERSION=$(VERSION) COMMIT=$(COMMIT) DATE=$(DATE) scripts/dist.sh

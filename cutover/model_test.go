@@ -64,7 +64,7 @@ func TestModelRunbooks(t *testing.T) {
 		var what string
 		switch r := rng.IntN(100); {
 		case r < 8:
-			what = "lab up"
+			what, lastKilled = "lab up", ""
 			if _, err := lab.Up(ctx, m.labOpts); err != nil {
 				t.Fatalf("op %d lab up: %v", done, err)
 			}

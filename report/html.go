@@ -7,12 +7,14 @@ import (
 	"image/color"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgsvg"
 
 	"github.com/xckit/xckit/bench"
@@ -24,7 +26,8 @@ type series struct {
 	pts  plotter.XYs
 }
 
-var palette = []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {148, 103, 189, 255}, {140, 86, 75, 255}}
+var palette = []color.RGBA{{31, 119, 180, 255}, {255, 127, 14, 255}, {44, 160, 44, 255}, {148, 103, 189, 255}, {140, 86, 75, 255},
+	{227, 119, 194, 255}, {127, 127, 127, 255}, {188, 189, 34, 255}, {23, 190, 207, 255}}
 
 // chart draws lines as inline SVG; limit > 0 adds a dashed red line at that height.
 func chart(title, xlabel, ylabel string, lines []series, limit float64, ticks plot.Ticker) (template.HTML, error) {
@@ -32,10 +35,15 @@ func chart(title, xlabel, ylabel string, lines []series, limit float64, ticks pl
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
-	p.Legend.Top = true
+	p.Y.Tick.Marker = plainTicks{}
+	p.X.Tick.Marker = plainTicks{}
 	if ticks != nil {
 		p.X.Tick.Marker = ticks
 	}
+	// The legend stands beside the plot, never over its lines.
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, false
+	var names []string
 	var minX, maxX float64 = math.Inf(1), math.Inf(-1)
 	for i, s := range lines {
 		if len(s.pts) == 0 {
@@ -49,7 +57,8 @@ func chart(title, xlabel, ylabel string, lines []series, limit float64, ticks pl
 		l.Width = vg.Points(1.2)
 		p.Add(l)
 		if len(lines) > 1 {
-			p.Legend.Add(s.name, l)
+			legend.Add(s.name, l)
+			names = append(names, s.name)
 		}
 		minX, maxX = math.Min(minX, s.pts[0].X), math.Max(maxX, s.pts[len(s.pts)-1].X)
 	}
@@ -63,8 +72,20 @@ func chart(title, xlabel, ylabel string, lines []series, limit float64, ticks pl
 	if p.Y.Max <= 0 {
 		p.Y.Max = 1
 	}
-	c := vgsvg.New(6*vg.Inch, 2.6*vg.Inch)
-	p.Draw(drawCanvas(c))
+	w, h := 7*vg.Inch, 2.6*vg.Inch
+	c := vgsvg.New(w, h)
+	dc := drawCanvas(c)
+	// Every chart keeps the same column on the right for its legend, so their axes line
+	// up down the page; the margin also keeps the last x label whole.
+	// (The browser's font runs wider than the metrics gonum measures with: a quarter more.)
+	side := max(legendWidth(legend, names)*5/4+vg.Points(16), 1.9*vg.Inch)
+	p.Draw(draw.Crop(dc, 0, -side, 0, 0))
+	if len(names) > 0 {
+		legend.YOffs = -vg.Points(18) // below the title
+		legend.Left = true
+		legend.Padding = vg.Points(2) // rows apart: a thumbnail never strikes the row above
+		legend.Draw(draw.Crop(dc, w-side+vg.Points(12), 0, 0, 0))
+	}
 	var b bytes.Buffer
 	if _, err := c.WriteTo(&b); err != nil {
 		return "", err
@@ -76,6 +97,31 @@ func chart(title, xlabel, ylabel string, lines []series, limit float64, ticks pl
 	// HTML5 knows inline SVG without namespace declarations: the file names no URL.
 	svg = xmlns.ReplaceAllString(svg, "")
 	return template.HTML(svg), nil
+}
+
+// legendWidth is the width the legend's longest entry needs.
+func legendWidth(l plot.Legend, names []string) vg.Length {
+	var max vg.Length
+	for _, n := range names {
+		if w := l.TextStyle.Width(n); w > max {
+			max = w
+		}
+	}
+	return max + l.ThumbnailWidth + l.Padding*2
+}
+
+// plainTicks are gonum's default ticks labelled without trailing zeros ("250", not
+// "250.00").
+type plainTicks struct{}
+
+func (plainTicks) Ticks(min, max float64) []plot.Tick {
+	ts := plot.DefaultTicks{}.Ticks(min, max)
+	for i := range ts {
+		if ts[i].Label != "" {
+			ts[i].Label = strconv.FormatFloat(ts[i].Value, 'f', -1, 64)
+		}
+	}
+	return ts
 }
 
 var xmlns = regexp.MustCompile(`\s+xmlns(:\w+)?="[^"]*"`)
@@ -107,11 +153,14 @@ func spectrum(enc string) (plotter.XYs, error) {
 		return nil, fmt.Errorf("histogram: %w", err)
 	}
 	var pts plotter.XYs
-	for x := nines(50); x <= 4.0001; x += 0.05 {
+	for i := 0; ; i++ {
+		x := min(nines(50)+0.05*float64(i), nines(99.99)) // the last point is 99.99%: its tick is drawn
 		q := 100 * (1 - math.Pow(10, -x))
 		pts = append(pts, plotter.XY{X: x, Y: float64(h.ValueAtQuantile(q)) / 1000})
+		if x >= nines(99.99) {
+			return pts, nil
+		}
 	}
-	return pts, nil
 }
 
 var ninesTicks = plot.ConstantTicks([]plot.Tick{{Value: nines(50), Label: "50%"}, {Value: nines(90), Label: "90%"},

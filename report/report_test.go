@@ -165,11 +165,24 @@ func TestRendersInChromium(t *testing.T) {
 	if !strings.Contains(string(dom), ">FAIL<") || strings.Count(string(dom), "<svg") != 7 || !strings.Contains(string(dom), "<polyline") && !strings.Contains(string(dom), "<path") {
 		t.Errorf("rendered DOM lacks the verdict or the charts (%d svg)", strings.Count(string(dom), "<svg"))
 	}
-	if err := exec.Command(bin, append(args, "--window-size=1100,1400", "--screenshot="+shot, "file://"+filepath.Join(dir, "report.html"))...).Run(); err != nil {
+	if err := exec.Command(bin, append(args, "--window-size=1100,3200", "--screenshot="+shot, "file://"+filepath.Join(dir, "report.html"))...).Run(); err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
 	if st, err := os.Stat(shot); err != nil || st.Size() < 10000 {
 		t.Errorf("screenshot too small or missing: %v", err)
+	}
+	// XCKIT_SCREENSHOT_DIR keeps the page and its picture, to be looked at.
+	if keep := os.Getenv("XCKIT_SCREENSHOT_DIR"); keep != "" {
+		for _, f := range []string{"shot.png", "report.html"} {
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			os.WriteFile(filepath.Join(keep, f), b, 0o644)
+		}
+	}
+	// The charts' tick labels are plain numbers: no "250.00".
+	for _, svg := range strings.Split(string(dom), "<svg")[1:] {
+		if svg, _, _ = strings.Cut(svg, "</svg>"); strings.Contains(svg, ".00<") || strings.Contains(svg, ".0<") {
+			t.Errorf("a tick label with trailing zeros in a chart")
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // gaussAuthConn sits between pgx and the server during startup. It answers
@@ -17,7 +18,7 @@ type gaussAuthConn struct {
 	net.Conn
 	ctx            context.Context // the connect's deadline: the key derivation honours it
 	user, password string
-	announced      bool // the startup message went out (as protocol 3.51)
+	announced      atomic.Bool // the startup message went out (as protocol 3.51)
 
 	mu      sync.Mutex
 	through bool   // startup is over: pass bytes straight through
@@ -32,10 +33,8 @@ func newGaussAuthConn(ctx context.Context, c net.Conn, user, password string) *g
 // Write passes pgx's bytes through; the startup message (pgx announces 3.0) goes out
 // announcing 3.51 instead, the version openGauss's own clients announce.
 func (c *gaussAuthConn) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	first := !c.announced
-	c.announced = true
-	c.mu.Unlock()
+	// Not c.mu: pgx writes while another goroutine of it blocks in Read.
+	first := c.announced.CompareAndSwap(false, true)
 	if first && len(p) >= 8 && binary.BigEndian.Uint32(p[4:8]) == protocol30 {
 		q := append([]byte(nil), p...)
 		binary.BigEndian.PutUint32(q[4:8], gaussProtocol)
