@@ -86,6 +86,13 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	if side, _ := sw.Current(ctx); side != SideNew {
 		t.Fatalf("after cutover the balancer routes to %q", side)
 	}
+	// lab up after a cutover leaves the legacy payd stopped (it used to start it: two
+	// live sides), and still calls the lab healthy.
+	if st, err := lab.Up(ctx, o); err != nil || answers(ctx, site.Legacy.Ready) {
+		t.Fatalf("lab up after the cutover: %v; legacy payd up: %v", err, answers(ctx, site.Legacy.Ready))
+	} else if !st.Healthy() {
+		t.Errorf("lab status after the cutover: %+v", st.Parts)
+	}
 
 	up := func(url string) bool {
 		r, err := http.Get(url)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -89,6 +90,45 @@ func setUsageErrors(cmds []*cli.Command) {
 
 // run is main without os.Exit, for tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	out := &countingWriter{w: stdout}
+	code := runApp(ctx, args, out, stderr)
+	// -o json promises one JSON document on stdout, also when the command failed
+	// before it had a result: then the document is the error.
+	if code != exitOK && out.n == 0 && jsonRequested(args) {
+		json.NewEncoder(stdout).Encode(map[string]any{"error": out.lastErr, "exit_code": code})
+	}
+	return code
+}
+
+// countingWriter counts what reached stdout and keeps the error runApp reports.
+type countingWriter struct {
+	w       io.Writer
+	n       int
+	lastErr string
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += n
+	return n, err
+}
+
+// jsonRequested reads -o json / --output json from the raw arguments.
+func jsonRequested(args []string) bool {
+	for i, a := range args {
+		switch {
+		case a == "--":
+			return false
+		case a == "-o=json" || a == "--output=json":
+			return true
+		case (a == "-o" || a == "--output") && i+1 < len(args) && args[i+1] == "json":
+			return true
+		}
+	}
+	return false
+}
+
+func runApp(ctx context.Context, args []string, stdout *countingWriter, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	notFound := false
 	app.CommandNotFound = func(c *cli.Context, name string) {
@@ -103,6 +143,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	msg := dbx.Redact(err.Error())
+	stdout.lastErr = msg
 	fmt.Fprintln(stderr, "xckit: "+strings.ReplaceAll(msg, "\n", "\n  "))
 	var ee *exitError
 	if errors.As(err, &ee) {
