@@ -28,10 +28,10 @@ type VerifyOptions struct {
 	// column are compared whole.
 	Since        time.Time
 	SinceColumns []string
-	// Disposable, when set with Repair, says which of the target's extra rows a repair
-	// may delete (cols are the column names, row the canonical values). The others are
-	// kept, counted in Protected and listed in ProtectedKeys: a cutover must never
-	// delete a row it cannot prove is test traffic.
+	// Disposable, when set, says which of the target's extra rows a repair may delete
+	// (cols are the column names, row the canonical values). The others are counted in
+	// Protected and listed in ProtectedKeys (with or without Repair), and a repair keeps
+	// them: a cutover must never delete a row it cannot prove is test traffic.
 	Disposable func(table string, cols, row []string) bool
 }
 
@@ -304,7 +304,7 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 			tr.Extra++
 			tr.TargetRows++
 			add(Diff{Kind: "extra", Key: keyString(t, pkIdx, pk)})
-			if plan != nil && o.Disposable != nil && !o.Disposable(table, names, t) {
+			if o.Disposable != nil && !o.Disposable(table, names, t) {
 				tr.Protected++
 				if len(tr.ProtectedKeys) < o.MaxDiffs {
 					tr.ProtectedKeys = append(tr.ProtectedKeys, keyString(t, pkIdx, pk))

@@ -19,6 +19,7 @@ func TestAdmit(t *testing.T) {
 		{"rollback again after it completed", true, liveLegacy, false, admitNothing},
 		{"rollback killed after its last step", true, liveLegacy, true, admitNothing},
 		{"rollback before any cutover (legacy live, new unfenced)", true, World{Route: SideLegacy, LegacyUp: true, NewUp: true}, false, admitNothing},
+		{"rollback with legacy live but cdc run still applying", true, World{Route: SideLegacy, LegacyUp: true, NewFenced: true, CDCRunning: true}, false, admitRefuse},
 		{"rollback over a drained balancer, nothing in progress", true, drained, false, admitRefuse},
 		{"rollback --resume over a drained balancer", true, drained, true, admitRun},
 		{"rollback with legacy routed but down", true, World{Route: SideLegacy}, false, admitRefuse},

@@ -66,12 +66,20 @@ func cutoverGates(ctx context.Context, o *op) (string, error) {
 	return acc + "; legacy ready, new side reachable", nil
 }
 
+// stopLegacy always runs legacy.stop (an application up but not ready is still up);
+// it counts as a change, to be undone, only when legacy answered.
 func stopLegacy(ctx context.Context, o *op) (string, error) {
-	if !answers(ctx, o.Site.Legacy.Ready) {
-		return "was not running", nil
+	was := answers(ctx, o.Site.Legacy.Ready)
+	if was {
+		o.changed()
 	}
-	o.changed()
-	return "stopped", sh(ctx, o.Site.Legacy.Stop)
+	if err := sh(ctx, o.Site.Legacy.Stop); err != nil {
+		return "", err
+	}
+	if !was {
+		return "was not answering; legacy.stop run anyway", nil
+	}
+	return "stopped", nil
 }
 
 func startNew(ctx context.Context, o *op) (string, error) {
@@ -97,8 +105,9 @@ func copyLegacy(ctx context.Context, o *op) (string, error) {
 		return "", err
 	}
 	defer app.Close()
-	// Compare first: a protected row stops the cutover before anything is written.
-	vopts := cdc.VerifyOptions{Source: legacy, Target: app, Tables: o.Site.CDC.Tables, Parallel: 2, Repair: true,
+	// Compare first, counting only (a first copy onto an empty openGauss differs in
+	// every row): a protected row stops the cutover before anything is written.
+	vopts := cdc.VerifyOptions{Source: legacy, Target: app, Tables: o.Site.CDC.Tables, Parallel: 2,
 		Disposable: func(_ string, cols, row []string) bool { return platform.IsTestTraffic(cols, row) }}
 	vr, err := cdc.Verify(ctx, vopts)
 	if err != nil {
@@ -107,6 +116,7 @@ func copyLegacy(ctx context.Context, o *op) (string, error) {
 	if err := protectedRows(vr); err != nil {
 		return "", err
 	}
+	vopts.Repair = true // after the copy only the new side's extra rows differ
 	o.changed()
 	cr, err := cdc.Copy(ctx, cdc.CopyOptions{From: legacy, To: app, Tables: o.Site.CDC.Tables})
 	if err != nil {

@@ -106,10 +106,15 @@ func route(ctx context.Context, o *op, to Side) (string, error) {
 	switch {
 	case to == SideLegacy && !w.LegacyUp:
 		return "", fmt.Errorf("the legacy application does not answer %s: not routing to it", o.Site.Legacy.Ready)
+	case to == SideLegacy && w.NewUp && !w.NewFenced:
+		return "", fmt.Errorf("the new payd answers and its role can write: not routing to legacy beside it (%s)", w)
 	case to == SideNew && (!w.NewUp || w.NewFenced || w.FenceError != ""):
 		return "", fmt.Errorf("the new side is not live (%s): not routing to it", w)
+	case to == SideNew && w.LegacyUp:
+		return "", fmt.Errorf("the legacy application still answers: not routing to new beside it (%s)", w)
 	}
 	o.changed()
+	o.routing = true // from here on nothing may be undone: the route may have moved
 	if err := o.sw.Route(ctx, to); err != nil {
 		return "", err
 	}

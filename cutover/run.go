@@ -97,6 +97,7 @@ type op struct {
 	rep      *Report
 	steps    int
 	touched  bool      // the current step changed something
+	routing  bool      // traffic may have moved: nothing may be undone any more
 	drainAt  time.Time // when the balancer stopped sending traffic (this run or the one resumed)
 	routedAt time.Time
 }
@@ -196,10 +197,24 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 			return *o.rep, err
 		}
 	}
-	if err := j.Append(journal.Entry{Step: "*", Event: journal.Begin}); err != nil {
+	note := ""
+	if o.ForceDataLoss {
+		note = "force-data-loss"
+	}
+	if o.Resume {
+		for _, e := range st.SinceReset {
+			if e.Event == journal.Begin && e.Note != note {
+				return *o.rep, fmt.Errorf("the interrupted %s ran %s--force-data-loss: resume it the same way (its RPO depends on it)", rb.kind,
+					map[bool]string{true: "with ", false: "without "}[e.Note == "force-data-loss"])
+			}
+		}
+	}
+	if err := j.Append(journal.Entry{Step: "*", Event: journal.Begin, Note: note}); err != nil {
 		return *o.rep, err
 	}
-	o.drainAt = firstStart(st.SinceReset, "drain")
+	o.drainAt = drainStart(st.SinceReset)
+	// A route that was under way when the last run stopped may have moved traffic.
+	o.routing = o.Resume && st.Dirty == rb.routeStep
 	rep, err := o.run(ctx, j, st, rb)
 	rep.Runs = runParts(st.SinceReset, o.start)
 	return rep, err
@@ -209,11 +224,10 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb runbook) (Report, error) {
 	var done []step
 	changed := map[string]bool{}
-	routed := false // traffic moved: from here on an undo would lose what the new route accepted
 	abort := func(s step, res StepResult) (Report, error) {
 		o.rep.Steps = append(o.rep.Steps, res)
 		fmt.Fprintf(o.Out, "%2d. %-14s FAILED after %.2fs: %s\n", len(o.rep.Steps), s.name, res.Seconds, res.Detail)
-		if routed {
+		if o.routing {
 			o.rep.Verdict = "failed-after-route"
 			return *o.rep, fmt.Errorf("%s: step %s failed after traffic was routed (%s): nothing is undone, since the routed side may "+
 				"already have accepted payments; find the cause, then run the same command with --resume", rb.kind, s.name, res.Detail)
@@ -230,7 +244,7 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 				s.resumed(o)
 			}
 			done, changed[s.name] = append(done, s), st.Changed[s.name]
-			routed = routed || s.name == rb.routeStep
+			o.routing = o.routing || s.name == rb.routeStep
 			continue
 		}
 		if err := j.Append(journal.Entry{Step: s.name, Event: journal.Started}); err != nil {
@@ -269,7 +283,6 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 		}
 		o.rep.Steps = append(o.rep.Steps, res)
 		fmt.Fprintf(o.Out, "%2d. %-14s done in %5.2fs  %s\n", i+1, s.name, res.Seconds, res.Detail)
-		routed = routed || s.name == rb.routeStep
 		if o.steps++; o.stopAfter > 0 && o.steps >= o.stopAfter && i < len(rb.steps)-1 {
 			if err := j.Append(journal.Entry{Step: rb.steps[i+1].name, Event: journal.Started}); err != nil {
 				return *o.rep, err
@@ -292,28 +305,38 @@ var errStopped = errors.New("stopped by the test hook")
 // restore undoes the steps that changed something, newest first, and journals each
 // undo: a --resume after an abort must not skip a step whose work was undone. When
 // every undo succeeded the world is as the run found it, and the journal is reset.
+// At the first undo that fails it stops (the balancer stays drained: restoring older
+// steps over a half-restored newer one could leave two live sides), and journals every
+// step from that one on as undone, so that a --resume runs them all again, each from
+// the world as it is.
 func (o *op) restore(ctx context.Context, j *journal.Journal, done []step, changed map[string]bool) {
-	clean := true
+	journalUndone := func(name string) {
+		if err := j.Append(journal.Entry{Step: name, Event: journal.Undone}); err != nil {
+			o.rep.Restored = append(o.rep.Restored, "the journal could not record it: "+err.Error())
+		}
+	}
 	for i := len(done) - 1; i >= 0; i-- {
 		if done[i].undo == nil || !changed[done[i].name] {
 			continue
 		}
 		if err := done[i].undo(ctx, o); err != nil {
-			clean = false
-			o.rep.Restored = append(o.rep.Restored, fmt.Sprintf("could NOT undo %s: %v", done[i].name, err))
-			continue
+			o.rep.Restored = append(o.rep.Restored, fmt.Sprintf("could NOT undo %s: %v; stopped restoring there (older steps keep their effect: the balancer stays as it is)", done[i].name, err))
+			for _, s := range done[i:] {
+				journalUndone(s.name)
+			}
+			o.printRestored()
+			return
 		}
 		o.rep.Restored = append(o.rep.Restored, "undid "+done[i].name)
-		if err := j.Append(journal.Entry{Step: done[i].name, Event: journal.Undone}); err != nil {
-			clean = false
-			o.rep.Restored = append(o.rep.Restored, "the journal could not record it: "+err.Error())
-		}
+		journalUndone(done[i].name)
 	}
-	if clean {
-		if err := j.Append(journal.Entry{Step: "*", Event: journal.Reset}); err != nil {
-			o.rep.Restored = append(o.rep.Restored, "the journal could not be reset: "+err.Error())
-		}
+	if err := j.Append(journal.Entry{Step: "*", Event: journal.Reset}); err != nil {
+		o.rep.Restored = append(o.rep.Restored, "the journal could not be reset: "+err.Error())
 	}
+	o.printRestored()
+}
+
+func (o *op) printRestored() {
 	for _, r := range o.rep.Restored {
 		fmt.Fprintln(o.Out, "    restore: "+r)
 	}
@@ -350,6 +373,21 @@ func appendJournal(path string, e journal.Entry) error {
 		return err
 	}
 	return j.Close()
+}
+
+// drainStart is when the clients' wait began: the start of the drain that stands (a
+// drain undone by an abort does not count; zero if none).
+func drainStart(entries []journal.Entry) time.Time {
+	var t time.Time
+	for _, e := range entries {
+		switch {
+		case e.Step == "drain" && e.Event == journal.Undone:
+			t = time.Time{}
+		case e.Step == "drain" && e.Event == journal.Started && t.IsZero():
+			t = e.Time
+		}
+	}
+	return t
 }
 
 // firstStart is when the named step first started in the entries (zero if never).

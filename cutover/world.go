@@ -123,6 +123,9 @@ func admitRollback(w World, resuming bool) (string, string) {
 	switch {
 	case w.RouteError != "":
 		return admitRefuse, "cannot read where the balancer routes (" + w.RouteError + "): fix the switch, then run the rollback again"
+	case w.Route == SideLegacy && w.LegacyUp && w.CDCRunning:
+		return admitRefuse, "the balancer routes to legacy and the legacy application is up, but cdc run still runs: it would apply " +
+			"the new side's writes over the live legacy data; stop it (xckit cdc stop --slot <slot>) after checking the new side takes no writes"
 	case w.Route == SideLegacy && w.LegacyUp:
 		why := "the balancer routes to legacy and the legacy application is up"
 		if w.NewUp {

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/template"
@@ -125,12 +127,21 @@ func (r *run) runningFingerprint() string {
 }
 
 func (r *run) paydPID() int {
-	b, err := os.ReadFile(r.o.run("payd.pid"))
-	if err != nil {
-		return 0
-	}
 	var pid int
-	fmt.Sscan(string(b), &pid)
+	if r.systemd() {
+		// The unit's main process (the unit writes no pid file).
+		out, err := exec.Command("systemctl", "show", "-p", "MainPID", "--value", "payd-xckit.service").Output()
+		if err != nil {
+			return 0
+		}
+		fmt.Sscan(string(out), &pid)
+	} else {
+		b, err := os.ReadFile(r.o.run("payd.pid"))
+		if err != nil {
+			return 0
+		}
+		fmt.Sscan(string(b), &pid)
+	}
 	if pid > 0 && syscall.Kill(pid, 0) == nil {
 		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "payd" {
 			return pid
@@ -259,9 +270,6 @@ func applyHealth(ctx context.Context, r *run) (int, error) {
 // sameInstance checks that /readyz was answered by the payd this prefix runs (its pid
 // file), not by a stranger on the port.
 func (r *run) sameInstance(readyz []byte) error {
-	if r.systemd() {
-		return nil
-	}
 	var ready struct {
 		PID int `json:"pid"`
 	}
@@ -270,7 +278,14 @@ func (r *run) sameInstance(readyz []byte) error {
 	if mine == 0 {
 		mine = r.paydPID()
 	}
-	if ready.PID != mine {
+	if ready.PID == 0 { // a payd from before /readyz named its pid: ask the kernel
+		if _, port, err := net.SplitHostPort(r.o.Listen); err == nil {
+			if p, err := strconv.Atoi(port); err == nil {
+				ready.PID = listenerPID(p)
+			}
+		}
+	}
+	if ready.PID != 0 && ready.PID != mine { // 0: nobody can tell (start refused strangers already)
 		return fmt.Errorf("%s answers as pid %d, but the payd installed under %s is pid %d: another program holds the port; stop it", r.o.Listen, ready.PID, r.o.Prefix, mine)
 	}
 	return nil

@@ -1,9 +1,9 @@
 package dbx
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/md5"
-	"crypto/pbkdf2"
 	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/binary"
@@ -54,7 +54,7 @@ type GaussChallenge struct {
 }
 
 // gaussKeys derives the client, server and stored keys of the openGauss handshake.
-func gaussKeys(password string, random64code string, iteration int, sm bool) (clientKey, serverKey, storedKey []byte, err error) {
+func gaussKeys(ctx context.Context, password string, random64code string, iteration int, sm bool) (clientKey, serverKey, storedKey []byte, err error) {
 	salt, err := hex.DecodeString(random64code)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("openGauss auth: random64code is not hex: %w", err)
@@ -62,7 +62,7 @@ func gaussKeys(password string, random64code string, iteration int, sm bool) (cl
 	if iteration <= 0 || iteration > maxGaussIteration {
 		return nil, nil, nil, fmt.Errorf("openGauss auth: iteration count %d is outside openGauss's 1..%d: the request was misread or is not openGauss's", iteration, maxGaussIteration)
 	}
-	k, err := pbkdf2.Key(sha1.New, password, salt, iteration, 32)
+	k, err := pbkdf2SHA1(ctx, []byte(password), salt, iteration, 32)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("openGauss auth: derive key: %w", err)
 	}
@@ -81,7 +81,11 @@ func gaussKeys(password string, random64code string, iteration int, sm bool) (cl
 // GaussSHA256Response answers an openGauss sha256 (sm=false) or sm3 (sm=true)
 // challenge: 64 lowercase hex characters.
 func GaussSHA256Response(password string, ch GaussChallenge, sm bool) (string, error) {
-	clientKey, _, storedKey, err := gaussKeys(password, ch.Random64Code, ch.Iteration, sm)
+	return gaussSHA256Response(context.Background(), password, ch, sm)
+}
+
+func gaussSHA256Response(ctx context.Context, password string, ch GaussChallenge, sm bool) (string, error) {
+	clientKey, _, storedKey, err := gaussKeys(ctx, password, ch.Random64Code, ch.Iteration, sm)
 	if err != nil {
 		return "", err
 	}
@@ -99,7 +103,7 @@ func GaussSHA256Response(password string, ch GaussChallenge, sm bool) (string, e
 // GaussServerSignature is the signature a genuine server can prove it knows the
 // password with; xckit computes it for tests and for servers that send one.
 func GaussServerSignature(password string, ch GaussChallenge) (string, error) {
-	_, serverKey, _, err := gaussKeys(password, ch.Random64Code, ch.Iteration, false)
+	_, serverKey, _, err := gaussKeys(context.Background(), password, ch.Random64Code, ch.Iteration, false)
 	if err != nil {
 		return "", err
 	}
@@ -112,7 +116,7 @@ func GaussServerSignature(password string, ch GaussChallenge) (string, error) {
 
 // GaussMD5SHA256Response answers openGauss's code-11 (md5_sha256) challenge.
 func GaussMD5SHA256Response(password, random64code string, salt []byte) (string, error) {
-	_, serverKey, storedKey, err := gaussKeys(password, random64code, md5SHA256Iteration, false)
+	_, serverKey, storedKey, err := gaussKeys(context.Background(), password, random64code, md5SHA256Iteration, false)
 	if err != nil {
 		return "", err
 	}
@@ -140,7 +144,7 @@ func hmacSHA256(key, msg []byte) []byte {
 // gaussAnswer computes the reply to one openGauss authentication request body (the
 // bytes after the message length, starting with the int32 code). handled is false
 // when the request is PostgreSQL's and must reach pgx untouched.
-func gaussAnswer(body []byte, user, password string) (reply string, handled bool, err error) {
+func gaussAnswer(ctx context.Context, body []byte, user, password string) (reply string, handled bool, err error) {
 	if len(body) < 4 {
 		return "", false, nil
 	}
@@ -164,11 +168,16 @@ func gaussAnswer(body []byte, user, password string) (reply string, handled bool
 				"check that this is an openGauss server, or reset the user's password with password_encryption_type=2")
 		}
 		// The layout that matches protocol 3.51: random64code, token, int32 iteration.
-		if len(rest) < 76 {
+		// Exactly 72 bytes is a server older than that layout: its fixed count, 2048.
+		ch := GaussChallenge{Iteration: md5SHA256Iteration}
+		switch {
+		case len(rest) >= 76:
+			ch.Iteration = int(binary.BigEndian.Uint32(rest[72:76]))
+		case len(rest) != 72:
 			return "", true, fmt.Errorf("openGauss auth: sha256 request is %d bytes, want 76 (salt, token and iteration count, protocol 3.%d)", len(rest), gaussProtocolMinor)
 		}
-		ch := GaussChallenge{Random64Code: string(rest[:64]), Token: string(rest[64:72]), Iteration: int(binary.BigEndian.Uint32(rest[72:76]))}
-		r, err := GaussSHA256Response(password, ch, code == authSM3)
+		ch.Random64Code, ch.Token = string(rest[:64]), string(rest[64:72])
+		r, err := gaussSHA256Response(ctx, password, ch, code == authSM3)
 		return r, true, err
 	case authMD5SHA256:
 		if len(rest) < 68 {
@@ -178,4 +187,33 @@ func gaussAnswer(body []byte, user, password string) (reply string, handled bool
 		return r, true, err
 	}
 	return "", false, nil
+}
+
+// pbkdf2SHA1 is PBKDF2 (RFC 8018) with HMAC-SHA1, as openGauss derives its keys; unlike
+// the library's, it stops when ctx ends (a count up to 134217728 takes minutes).
+func pbkdf2SHA1(ctx context.Context, password, salt []byte, iter, keyLen int) ([]byte, error) {
+	prf := hmac.New(sha1.New, password)
+	var out []byte
+	for block := uint32(1); len(out) < keyLen; block++ {
+		prf.Reset()
+		prf.Write(salt)
+		prf.Write(binary.BigEndian.AppendUint32(nil, block))
+		u := prf.Sum(nil)
+		t := append([]byte(nil), u...)
+		for i := 1; i < iter; i++ {
+			if i%4096 == 0 {
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+			}
+			prf.Reset()
+			prf.Write(u)
+			u = prf.Sum(u[:0])
+			for k := range t {
+				t[k] ^= u[k]
+			}
+		}
+		out = append(out, t...)
+	}
+	return out[:keyLen], nil
 }

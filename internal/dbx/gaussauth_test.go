@@ -1,6 +1,7 @@
 package dbx
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -80,15 +81,15 @@ func TestGaussAuthVectors(t *testing.T) {
 func TestGaussAnswerLeavesPostgresAlone(t *testing.T) {
 	t.Parallel()
 	sasl := append([]byte{0, 0, 0, 10}, []byte("SCRAM-SHA-256\x00\x00")...)
-	if _, handled, err := gaussAnswer(sasl, "u", "p"); handled || err != nil {
+	if _, handled, err := gaussAnswer(context.Background(), sasl, "u", "p"); handled || err != nil {
 		t.Fatalf("PostgreSQL SASL request was taken as openGauss's: handled=%v err=%v", handled, err)
 	}
 	md5req := []byte{0, 0, 0, 5, 1, 2, 3, 4}
-	if _, handled, _ := gaussAnswer(md5req, "u", "p"); handled {
+	if _, handled, _ := gaussAnswer(context.Background(), md5req, "u", "p"); handled {
 		t.Fatal("PostgreSQL md5 request must reach pgx untouched")
 	}
 	short := []byte{0, 0, 0, 10, 0, 0, 0, 2, 'a'}
-	if _, handled, err := gaussAnswer(short, "u", "p"); !handled || err == nil {
+	if _, handled, err := gaussAnswer(context.Background(), short, "u", "p"); !handled || err == nil {
 		t.Fatalf("truncated openGauss request: handled=%v err=%v, want a clear error", handled, err)
 	}
 }

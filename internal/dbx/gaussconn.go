@@ -119,23 +119,12 @@ func (c *gaussAuthConn) writePassword(reply string) error {
 	return nil
 }
 
-// answer runs the (CPU-bound) key derivation aside, so that the connect's deadline and
-// Ctrl-C end the wait at once.
+// answer computes the reply; the key derivation stops when the connect's deadline
+// passes or the command is interrupted.
 func (c *gaussAuthConn) answer(body []byte) (string, bool, error) {
-	type result struct {
-		reply   string
-		handled bool
-		err     error
-	}
-	done := make(chan result, 1)
-	go func() {
-		r, h, err := gaussAnswer(body, c.user, c.password)
-		done <- result{r, h, err}
-	}()
-	select {
-	case r := <-done:
-		return r.reply, r.handled, r.err
-	case <-c.ctx.Done():
+	r, handled, err := gaussAnswer(c.ctx, body, c.user, c.password)
+	if err != nil && c.ctx.Err() != nil {
 		return "", true, fmt.Errorf("openGauss auth: gave up computing the password proof: %w", c.ctx.Err())
 	}
+	return r, handled, err
 }

@@ -29,6 +29,7 @@ type Entry struct {
 	Error   string    `json:"error,omitempty"`
 	Changes int       `json:"changes,omitempty"`
 	Seconds float64   `json:"seconds,omitempty"`
+	Note    string    `json:"note,omitempty"` // on a begin entry: how the command was run
 }
 
 // Journal appends to a file, one JSON line per entry, fsynced after each.
