@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
 )
 
 // A burst of debits the balance cannot cover, at 2x and 10x the channel's pool, is
@@ -104,8 +106,35 @@ func TestReplayAcrossRestartAndInstances(t *testing.T) {
 		if st, b := replay(w.http.URL); st != 401 || !strings.Contains(b, "replayed_nonce") {
 			t.Errorf("replay on the same payd: %d %s", st, b)
 		}
+		if nonces := w.srv.verify.nonces.(*dbNonces).db; nonces.Dialect.Family() == dbx.FamilyPostgres {
+			var sc string
+			if err := nonces.QueryRow("SHOW synchronous_commit").Scan(&sc); err != nil || sc != "off" {
+				t.Errorf("the nonce pool waits for the WAL flush: synchronous_commit %q %v", sc, err)
+			}
+		}
 		if r := rawSigned(t, w, "POST", "/v1/agreements", `{"customer":"c","channel":"tenpay","account":3}`, nil); r.StatusCode() != 400 {
 			t.Errorf("an agreement without req_id: %d, want 400 bad_req_id", r.StatusCode())
+		}
+		// A payment spends its nonce inside its own transaction: replayed, it is refused
+		// too (and after the restart below).
+		payBody := fmt.Sprintf(`{"req_id":"replay-pay-%s","type":"credit","agreement_id":"%s","amount":1,"currency":"CNY","channel":"tenpay"}`, w.engine, SeedAgreementID(1))
+		var payHeaders http.Header
+		if r := rawSigned(t, w, "POST", "/v1/payments", payBody, func(h http.Header) { payHeaders = h.Clone() }); r.StatusCode() != 200 {
+			t.Fatalf("payment: %d", r.StatusCode())
+		}
+		replayPay := func(url string) (int, string) {
+			req, _ := http.NewRequest("POST", url+"/v1/payments", strings.NewReader(payBody))
+			req.Header = payHeaders.Clone()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, string(b)
+		}
+		if st, b := replayPay(w.http.URL); st != 401 || !strings.Contains(b, "replayed_nonce") {
+			t.Errorf("payment replayed on the same payd: %d %s", st, b)
 		}
 		// A restart: a new server on the same database.
 		w.http.Close()
@@ -122,6 +151,9 @@ func TestReplayAcrossRestartAndInstances(t *testing.T) {
 			hs := httptest.NewServer(srv.Handler())
 			if st, b := replay(hs.URL); st != 401 || !strings.Contains(b, "replayed_nonce") {
 				t.Errorf("replay %s: %d %s", name, st, b)
+			}
+			if st, b := replayPay(hs.URL); st != 401 || !strings.Contains(b, "replayed_nonce") {
+				t.Errorf("payment replayed %s: %d %s", name, st, b)
 			}
 			hs.Close()
 			srv.Close()

@@ -70,43 +70,63 @@ type verifier struct {
 	nonces nonceStore
 }
 
-// verify returns the merchant, or an API error code and message.
-func (v *verifier) verify(r *http.Request, body []byte) (string, *apiError) {
+// Nonce is a signed request's nonce, to be spent once within its window.
+type Nonce struct {
+	Merchant, Value string
+	Until           time.Time
+}
+
+// verify returns the merchant and the request's nonce (not spent yet), or an API
+// error code and message.
+func (v *verifier) verify(r *http.Request, body []byte) (string, Nonce, *apiError) {
 	merchant := r.Header.Get(HeaderMerchant)
 	ts, nonce, sig := r.Header.Get(HeaderTimestamp), r.Header.Get(HeaderNonce), r.Header.Get(HeaderSignature)
 	if merchant == "" || ts == "" || nonce == "" || sig == "" {
-		return "", errUnauthorized("signature_missing", "send "+HeaderMerchant+", "+HeaderTimestamp+", "+HeaderNonce+" and "+HeaderSignature)
+		return "", Nonce{}, errUnauthorized("signature_missing", "send "+HeaderMerchant+", "+HeaderTimestamp+", "+HeaderNonce+" and "+HeaderSignature)
 	}
 	key, ok := v.keys[merchant]
 	if !ok {
-		return "", errUnauthorized("unknown_merchant", "merchant "+strconv.Quote(merchant)+" is not configured")
+		return "", Nonce{}, errUnauthorized("unknown_merchant", "merchant "+strconv.Quote(merchant)+" is not configured")
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
 	if err != nil {
-		return "", errUnauthorized("bad_timestamp", HeaderTimestamp+" must be Unix seconds")
+		return "", Nonce{}, errUnauthorized("bad_timestamp", HeaderTimestamp+" must be Unix seconds")
 	}
 	if d := v.now().Sub(time.Unix(sec, 0)); d > v.skew || d < -v.skew {
-		return "", errUnauthorized("timestamp_out_of_window", "timestamp is more than "+v.skew.String()+" away from the server's clock")
+		return "", Nonce{}, errUnauthorized("timestamp_out_of_window", "timestamp is more than "+v.skew.String()+" away from the server's clock")
 	}
 	if len(nonce) < 8 || len(nonce) > 64 {
-		return "", errUnauthorized("bad_nonce", HeaderNonce+" must be 8 to 64 characters")
+		return "", Nonce{}, errUnauthorized("bad_nonce", HeaderNonce+" must be 8 to 64 characters")
 	}
 	want, ok := Sign(r.Header.Get(HeaderSignMethod), key, r.Method, r.URL.Path, ts, nonce, body)
 	if !ok {
-		return "", errUnauthorized("bad_sign_method", HeaderSignMethod+" must be hmac-sha256 or hmac-sm3")
+		return "", Nonce{}, errUnauthorized("bad_sign_method", HeaderSignMethod+" must be hmac-sha256 or hmac-sm3")
 	}
 	if subtle.ConstantTimeCompare([]byte(want), []byte(sig)) != 1 {
-		return "", errUnauthorized("bad_signature", "the signature does not match the request")
+		return "", Nonce{}, errUnauthorized("bad_signature", "the signature does not match the request")
 	}
-	// Only a request with a valid signature may spend a nonce.
-	fresh, err := v.nonces.spend(r.Context(), merchant, nonce, v.now().Add(2*v.skew))
+	return merchant, Nonce{Merchant: merchant, Value: nonce, Until: v.now().Add(2 * v.skew)}, nil
+}
+
+// spend spends a nonce on its own (requests other than payments, which spend theirs
+// inside their own transaction).
+func (v *verifier) spend(ctx context.Context, n Nonce) *apiError {
+	fresh, err := v.nonces.spend(ctx, n.Merchant, n.Value, n.Until)
 	if err != nil {
-		return "", &apiError{Status: http.StatusServiceUnavailable, Code: "nonce_store_unavailable", Msg: "the replay guard could not be consulted: retry", cause: err}
+		return errNonceStore(err)
 	}
 	if !fresh {
-		return "", errUnauthorized("replayed_nonce", "this nonce was already used")
+		return errReplayedNonce()
 	}
-	return merchant, nil
+	return nil
+}
+
+func errNonceStore(err error) *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, Code: "nonce_store_unavailable", Msg: "the replay guard could not be consulted: retry", cause: err}
+}
+
+func errReplayedNonce() *apiError {
+	return errUnauthorized("replayed_nonce", "this nonce was already used")
 }
 
 // nonceStore spends a nonce: false when it was spent within its window already.
@@ -121,7 +141,7 @@ type dbNonces struct {
 	db     *dbx.DB
 	insert string
 	reuse  string
-	prune  string
+	pruneQ string
 	mu     sync.Mutex
 	pruned time.Time
 }
@@ -131,7 +151,7 @@ func newDBNonces(db *dbx.DB) *dbNonces {
 	return &dbNonces{db: db,
 		insert: "INSERT INTO xc_nonces (merchant, nonce, expires_at) VALUES (" + db.Dialect.Placeholders(1, 3) + ")",
 		reuse:  "UPDATE xc_nonces SET expires_at = " + ph(1) + " WHERE merchant = " + ph(2) + " AND nonce = " + ph(3) + " AND expires_at < " + ph(4),
-		prune:  "DELETE FROM xc_nonces WHERE expires_at < " + ph(1),
+		pruneQ: "DELETE FROM xc_nonces WHERE expires_at < " + ph(1),
 	}
 }
 
@@ -145,8 +165,8 @@ func (n *dbNonces) spend(ctx context.Context, merchant, nonce string, until time
 	}
 	n.mu.Unlock()
 	if prune {
-		if _, err := n.db.ExecContext(ctx, n.prune, now); err != nil {
-			return false, fmt.Errorf("prune nonces: %w", err)
+		if err := n.prune(ctx); err != nil {
+			return false, err
 		}
 	}
 	_, err := n.db.ExecContext(ctx, n.insert, merchant, nonce, until)
@@ -163,4 +183,12 @@ func (n *dbNonces) spend(ctx context.Context, merchant, nonce string, until time
 	}
 	k, err := res.RowsAffected()
 	return k == 1, err
+}
+
+// prune deletes the nonces whose window has passed.
+func (n *dbNonces) prune(ctx context.Context) error {
+	if _, err := n.db.ExecContext(ctx, n.pruneQ, time.Now().UTC()); err != nil {
+		return fmt.Errorf("prune nonces: %w", err)
+	}
+	return nil
 }

@@ -94,6 +94,7 @@ type Store struct {
 
 type queries struct {
 	agreement, agreementState, debit, credit, insertPayment, payment, terminate, insertAgreement string
+	insertNonce, reclaimNonce                                                                    string
 }
 
 // NewStore prepares the store's SQL for the database's dialect.
@@ -113,6 +114,8 @@ func NewStore(db *dbx.DB) *Store {
 		terminate: fmt.Sprintf("UPDATE agreements SET status = '%s', terminated_at = %s WHERE id = %s AND merchant = %s AND status = '%s'",
 			AgreementTerminated, ph(1), ph(2), ph(3), AgreementActive),
 		insertAgreement: "INSERT INTO agreements (id, merchant, customer, channel, account_id, status, created_at) VALUES (" + p(1, 7) + ")",
+		insertNonce:     "INSERT INTO xc_nonces (merchant, nonce, expires_at) VALUES (" + p(1, 3) + ")",
+		reclaimNonce:    "UPDATE xc_nonces SET expires_at = " + ph(1) + " WHERE merchant = " + ph(2) + " AND nonce = " + ph(3) + " AND expires_at < " + ph(4),
 	}}
 }
 
@@ -134,7 +137,31 @@ func (s *Store) DB() *dbx.DB { return s.db }
 // in a subquery (active, this merchant, this channel), the flow insert that takes the
 // account from the agreement, COMMIT. Only when the update matches nothing does Pay read
 // the agreement to say why.
-func (s *Store) Pay(ctx context.Context, merchant string, r PaymentRequest) (Payment, bool, error) {
+//
+// A non-empty nonce is spent inside the same transaction (it commits with the payment,
+// at no extra commit); a nonce already spent within its window is ErrReplayedNonce.
+func (s *Store) Pay(ctx context.Context, merchant string, r PaymentRequest, n Nonce) (Payment, bool, error) {
+	p, replay, err := s.pay(ctx, merchant, r, n)
+	if errors.Is(err, errNonceTaken) {
+		// Spent before: allowed again only once its window has passed.
+		res, rerr := s.db.ExecContext(ctx, s.q.reclaimNonce, n.Until.UTC(), n.Merchant, n.Value, time.Now().UTC())
+		if rerr != nil {
+			return Payment{}, false, fmt.Errorf("spend nonce: %w", rerr)
+		}
+		if k, _ := res.RowsAffected(); k != 1 {
+			return Payment{}, false, ErrReplayedNonce
+		}
+		return s.pay(ctx, merchant, r, Nonce{})
+	}
+	return p, replay, err
+}
+
+// ErrReplayedNonce: the request's nonce was spent within its window (a replay).
+var ErrReplayedNonce = errors.New("replayed nonce")
+
+var errNonceTaken = errors.New("nonce taken")
+
+func (s *Store) pay(ctx context.Context, merchant string, r PaymentRequest, n Nonce) (Payment, bool, error) {
 	hash := r.Hash()
 	now := s.now()
 	p := Payment{ReqID: r.ReqID, Type: r.Type, AgreementID: r.AgreementID, Channel: r.Channel,
@@ -144,9 +171,9 @@ func (s *Store) Pay(ctx context.Context, merchant string, r PaymentRequest) (Pay
 	var err error
 	replay := false
 	if s.db.Dialect.Family() == dbx.FamilyPostgres {
-		replay, err = s.payPipelined(ctx, merchant, r, &p, hash)
+		replay, err = s.payPipelined(ctx, merchant, r, &p, hash, n)
 	} else {
-		replay, err = s.payTx(ctx, merchant, r, &p, hash)
+		replay, err = s.payTx(ctx, merchant, r, &p, hash, n)
 	}
 	switch {
 	case replay:
@@ -177,12 +204,19 @@ type querier interface {
 // second connection of the pool: a burst of refusals cannot starve the pool. It returns
 // replay when the req_id was stored by an earlier request, and a *Refusal when the
 // agreement refuses the payment (nothing stored).
-func (s *Store) payTx(ctx context.Context, merchant string, r PaymentRequest, p *Payment, hash string) (bool, error) {
+func (s *Store) payTx(ctx context.Context, merchant string, r PaymentRequest, p *Payment, hash string, n Nonce) (bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
+	if n.Value != "" {
+		if _, err := tx.ExecContext(ctx, s.q.insertNonce, n.Merchant, n.Value, n.Until.UTC()); dbx.IsUniqueViolation(err) {
+			return false, errNonceTaken
+		} else if err != nil {
+			return false, fmt.Errorf("spend nonce: %w", err)
+		}
+	}
 	// The conditional update takes the account's row lock: no second change to an
 	// account until this one commits.
 	var res sql.Result
@@ -194,11 +228,11 @@ func (s *Store) payTx(ctx context.Context, merchant string, r PaymentRequest, p 
 	if err != nil {
 		return false, fmt.Errorf("update balance: %w", err)
 	}
-	n, err := res.RowsAffected()
+	matched, err := res.RowsAffected()
 	if err != nil {
 		return false, err
 	}
-	if n == 0 {
+	if matched == 0 {
 		// One round trip on the same transaction says why.
 		if err := s.whyNot(ctx, tx, merchant, r); err != nil {
 			return false, err

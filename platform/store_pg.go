@@ -18,7 +18,7 @@ import (
 // reads why (nothing waits for a second connection of the pool while this one is held):
 // a refusal about the agreement ends the transaction with a *Refusal, a debit beyond
 // the balance is stored as refused.
-func (s *Store) payPipelined(ctx context.Context, merchant string, r PaymentRequest, p *Payment, hash string) (replay bool, err error) {
+func (s *Store) payPipelined(ctx context.Context, merchant string, r PaymentRequest, p *Payment, hash string, n Nonce) (replay bool, err error) {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return false, fmt.Errorf("connection: %w", err)
@@ -28,6 +28,9 @@ func (s *Store) payPipelined(ctx context.Context, merchant string, r PaymentRequ
 		pc := dc.(*stdlib.Conn).Conn()
 		b := &pgx.Batch{}
 		b.Queue("BEGIN")
+		if n.Value != "" { // the nonce rides in the first batch: no round trip of its own
+			b.Queue(s.q.insertNonce, n.Merchant, n.Value, n.Until.UTC())
+		}
 		if r.Type == Debit {
 			b.Queue(s.q.debit, r.Amount, p.CreatedAt, r.AgreementID, merchant, r.Channel, r.Amount)
 		} else {
@@ -35,13 +38,21 @@ func (s *Store) payPipelined(ctx context.Context, merchant string, r PaymentRequ
 		}
 		br := pc.SendBatch(ctx, b)
 		_, err1 := br.Exec()
+		var errNonce error
+		if n.Value != "" {
+			_, errNonce = br.Exec()
+		}
 		tag, err2 := br.Exec()
-		if cerr := br.Close(); err1 == nil && err2 == nil {
+		if cerr := br.Close(); err1 == nil && errNonce == nil && err2 == nil {
 			err2 = cerr
 		}
-		if err1 != nil || err2 != nil {
+		if dbx.IsUniqueViolation(errNonce) {
 			rollback(ctx, pc)
-			return fmt.Errorf("update balance: %w", firstErr(err1, err2))
+			return errNonceTaken
+		}
+		if err1 != nil || errNonce != nil || err2 != nil {
+			rollback(ctx, pc)
+			return fmt.Errorf("update balance: %w", firstErr(err1, errNonce, err2))
 		}
 		if tag.RowsAffected() == 0 {
 			var status, channel string

@@ -147,3 +147,25 @@ func TestEveryJSONOutputParses(t *testing.T) {
 		})
 	}
 }
+
+// A rollback that finds nothing to do (or refuses) keeps the last real run's report,
+// the RTO/RPO evidence, and prints its own verdict as the one JSON document.
+func TestRepeatedRollbackKeepsTheReport(t *testing.T) {
+	labtest.Ensure(t)
+	site := filepath.Join(labtest.Dir(), "site.yaml")
+	report := filepath.Join(labtest.Dir(), "new", "state", "rollback-report.json")
+	os.MkdirAll(filepath.Dir(report), 0o755)
+	evidence := []byte(`{"kind":"rollback","verdict":"ok","rto_seconds":1.2}` + "\n")
+	if err := os.WriteFile(report, evidence, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(report)
+	code, out, errs := runCLI(t, "rollback", "--site", site, "--yes", "-o", "json")
+	var rep struct{ Verdict string }
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || (rep.Verdict != "nothing-to-do" && rep.Verdict != "refused") {
+		t.Fatalf("rollback on the untouched test lab: exit %d, %q\n%s", code, out, errs)
+	}
+	if b, _ := os.ReadFile(report); string(b) != string(evidence) {
+		t.Errorf("the last rollback's report was overwritten by a run that changed nothing: %s", b)
+	}
+}

@@ -46,7 +46,10 @@ func switchOptions(c *cli.Context) (cutover.Options, error) {
 
 func finishSwitch(c *cli.Context, o cutover.Options, rep cutover.Report, err error) error {
 	var rerr error
-	if !o.Plan {
+	// A run that changed nothing (nothing to do, refused) keeps the last real run's
+	// report, the RTO/RPO evidence, unless --report names a file for it.
+	unchanged := rep.Verdict == "nothing-to-do" || rep.Verdict == "refused" || rep.Verdict == ""
+	if !o.Plan && (!unchanged || c.String("report") != "") {
 		file := c.String("report")
 		if file == "" {
 			file = filepath.Join(o.Site.New.Prefix, "state", rep.Kind+"-report.json")
