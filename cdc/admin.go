@@ -162,7 +162,11 @@ type Slot struct {
 // SlotInfo reads a slot; ok is false when it does not exist.
 func SlotInfo(ctx context.Context, db *dbx.DB, slot string) (Slot, bool, error) {
 	var s Slot
-	err := db.QueryRowContext(ctx, db.Dialect.SlotInfoSQL(), slot).Scan(&s.Plugin, &s.Active, &s.Restart, &s.Confirmed)
+	q, err := db.Dialect.SlotInfoSQL()
+	if err != nil {
+		return s, false, fmt.Errorf("source: %w", err)
+	}
+	err = db.QueryRowContext(ctx, q, slot).Scan(&s.Plugin, &s.Active, &s.Restart, &s.Confirmed)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, false, nil
 	}

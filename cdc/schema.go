@@ -12,17 +12,7 @@ import (
 // PrimaryKey returns a table's primary-key columns in key order. The table is in the
 // DSN's database (MySQL) or the search path's first schema (PostgreSQL family).
 func PrimaryKey(ctx context.Context, db *dbx.DB, table string) ([]string, error) {
-	var q string
-	if db.Dialect.Family() == dbx.FamilyMySQL {
-		q = `SELECT k.column_name FROM information_schema.table_constraints c
-			JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema AND k.table_name = c.table_name
-			WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = DATABASE() AND c.table_name = ? ORDER BY k.ordinal_position`
-	} else {
-		q = `SELECT k.column_name FROM information_schema.table_constraints c
-			JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema AND k.table_name = c.table_name
-			WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = current_schema() AND c.table_name = $1 ORDER BY k.ordinal_position`
-	}
-	rows, err := db.QueryContext(ctx, q, table)
+	rows, err := db.QueryContext(ctx, db.Dialect.PrimaryKeySQL(), table)
 	if err != nil {
 		return nil, fmt.Errorf("primary key of %s: %w", table, err)
 	}

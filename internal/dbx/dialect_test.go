@@ -123,17 +123,31 @@ func TestParseDSNAndRedact(t *testing.T) {
 
 func TestSlotSQL(t *testing.T) {
 	t.Parallel()
-	gauss := Dialect{Engine: OpenGauss, Major: 5}
-	pg := Dialect{Engine: PostgreSQL, Major: 15}
+	gauss := Dialect{Engine: OpenGauss, Major: 5, Version: "5.0.0"}
+	pg := Dialect{Engine: PostgreSQL, Major: 15, Version: "15.18"}
+	slotInfo, err := gauss.SlotInfoSQL()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct{ got, want string }{
 		{gauss.PeekChangesSQL(2), "SELECT location::text, xid::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2, $3, $4)"},
 		{pg.PeekChangesSQL(0), "SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2)"},
 		{gauss.AdvanceSlotSQL(), "SELECT pg_replication_slot_advance($1, $2)"},
 		{pg.AdvanceSlotSQL(), "SELECT pg_replication_slot_advance($1, $2::pg_lsn)"},
-		{gauss.SlotInfoSQL(), "SELECT plugin, active, COALESCE(restart_lsn::text, ''), COALESCE(confirmed_flush::text, '') FROM pg_replication_slots WHERE slot_name = $1"},
+		{slotInfo, "SELECT plugin, active, COALESCE(restart_lsn::text, ''), COALESCE(confirmed_flush::text, '') FROM pg_replication_slots WHERE slot_name = $1"},
 	} {
 		if c.got != c.want {
 			t.Errorf("got  %s\nwant %s", c.got, c.want)
 		}
+	}
+	// confirmed_flush came in openGauss 3.0.3: older servers are refused by name.
+	for v, ok := range map[string]bool{"3.0.2": false, "2.1.0": false, "3.0.3": true, "3.1.0": true, "6.0.0": true} {
+		_, err := Dialect{Engine: OpenGauss, Version: v}.SlotInfoSQL()
+		if (err == nil) != ok || (err != nil && !strings.Contains(err.Error(), "3.0.3 or later")) {
+			t.Errorf("openGauss %s: %v", v, err)
+		}
+	}
+	if _, err := pg.SlotInfoSQL(); err != nil {
+		t.Errorf("PostgreSQL: %v", err)
 	}
 }

@@ -41,11 +41,40 @@ func (d Dialect) AdvanceSlotSQL() string {
 	return "SELECT pg_replication_slot_advance($1, $2::pg_lsn)"
 }
 
-// SlotInfoSQL returns (plugin, active, restart lsn text, confirmed lsn text) of slot $1.
-func (d Dialect) SlotInfoSQL() string {
+// MinCDCOpenGauss is the oldest openGauss whose pg_replication_slots has the
+// confirmed_flush column (added in 3.0.3) that the CDC's status and cluster checks read.
+const MinCDCOpenGauss = "3.0.3"
+
+// SlotInfoSQL returns (plugin, active, restart lsn text, confirmed lsn text) of slot $1;
+// an openGauss older than MinCDCOpenGauss is refused with what to do.
+func (d Dialect) SlotInfoSQL() (string, error) {
 	confirmed := "confirmed_flush_lsn"
 	if d.Engine == OpenGauss {
+		if !d.VersionAtLeast(MinCDCOpenGauss) {
+			return "", fmt.Errorf("openGauss %s has no confirmed_flush in pg_replication_slots (it came in %s): xckit's CDC needs openGauss %s or later; upgrade the server",
+				d.Version, MinCDCOpenGauss, MinCDCOpenGauss)
+		}
 		confirmed = "confirmed_flush"
 	}
-	return fmt.Sprintf("SELECT plugin, active, COALESCE(restart_lsn::text, ''), COALESCE(%s::text, '') FROM pg_replication_slots WHERE slot_name = $1", confirmed)
+	return fmt.Sprintf("SELECT plugin, active, COALESCE(restart_lsn::text, ''), COALESCE(%s::text, '') FROM pg_replication_slots WHERE slot_name = $1", confirmed), nil
+}
+
+// PrimaryKeySQL returns the primary-key columns of table $1 (? on MySQL) in key order,
+// in the current schema (database on MySQL). The PostgreSQL family reads the catalog:
+// information_schema.table_constraints lists only tables the user owns or holds a
+// privilege other than SELECT on, and the CDC user has SELECT only. The SQL is
+// openGauss's 9.2 base: no WITH ORDINALITY, no array_position; conkey is 1-based.
+func (d Dialect) PrimaryKeySQL() string {
+	if d.Family() == FamilyMySQL {
+		return `SELECT k.column_name FROM information_schema.table_constraints c
+			JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND k.table_schema = c.table_schema AND k.table_name = c.table_name
+			WHERE c.constraint_type = 'PRIMARY KEY' AND c.table_schema = DATABASE() AND c.table_name = ? ORDER BY k.ordinal_position`
+	}
+	return `SELECT a.attname FROM pg_constraint con
+			JOIN pg_class c ON c.oid = con.conrelid
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			CROSS JOIN generate_series(1, 32) AS k(pos)
+			JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = con.conkey[k.pos]
+			WHERE con.contype = 'p' AND n.nspname = current_schema() AND c.relname = $1
+			ORDER BY k.pos`
 }
