@@ -93,18 +93,19 @@ func dbChecks(p *profiles.Profile) []Check {
 			if user == "" {
 				user = db.DSN.User
 			}
-			q := "SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = $1"
+			q := "SELECT rolreplication, rolsuper FROM pg_roles WHERE rolname = $1"
 			if db.Dialect.Engine == dbx.OpenGauss {
-				q = "SELECT rolreplication OR rolsystemadmin FROM pg_roles WHERE rolname = $1"
+				q = "SELECT rolreplication, rolsystemadmin FROM pg_roles WHERE rolname = $1"
 			}
-			var ok bool
-			if err := db.QueryRowContext(ctx, q, user).Scan(&ok); err != nil {
-				return couldNot("REPLICATION or SYSADMIN", err, "")
+			var repl, admin bool
+			if err := db.QueryRowContext(ctx, q, user).Scan(&repl, &admin); err != nil {
+				return couldNot("REPLICATION", err, "")
 			}
-			if ok {
-				return pass("REPLICATION or SYSADMIN", user+" has it")
+			separated := ""
+			if db.Dialect.Engine == dbx.OpenGauss && !repl && admin {
+				separated, _ = db.Setting(ctx, "enablePrivilegesSeparate")
 			}
-			return failed("REPLICATION or SYSADMIN", user+" has neither", "ALTER ROLE "+user+" REPLICATION (or give the CDC its own role with REPLICATION)")
+			return cdcUserVerdict(db.Dialect.Engine, user, repl, admin, separated)
 		}),
 		dbCheck("db.slots.retained", "WAL retained by inactive slots", func(ctx context.Context, t *Target, db *dbx.DB) Result {
 			want := "<= " + d.MaxRetainedWAL.String()
@@ -210,6 +211,25 @@ func paramCheck(name, want string) Check {
 		if ok {
 			return pass(e.Want(0), v)
 		}
-		return failed(e.Want(0), v, fmt.Sprintf("gs_guc reload -D $PGDATA -c \"%s=%s\" (some parameters need a restart; PostgreSQL: ALTER SYSTEM SET %s = '%s')", name, e.Target(0), name, e.Target(0)))
+		return failed(e.Want(0), v, db.Dialect.SetParameterHint(name, e.Target(0)))
 	})
+}
+
+// cdcUserVerdict judges the CDC user's right to decode. REPLICATION always suffices; a
+// superuser (PostgreSQL) or SYSADMIN (openGauss) too, except on an openGauss with
+// privilege separation on (enablePrivilegesSeparate), where only REPLICATION decodes.
+func cdcUserVerdict(engine dbx.Engine, user string, replication, admin bool, separated string) Result {
+	const want = "REPLICATION"
+	fix := "ALTER ROLE " + user + " REPLICATION (or give the CDC its own role with REPLICATION and SELECT on the platform's tables)"
+	switch {
+	case replication:
+		return pass(want, user+" has REPLICATION")
+	case admin && engine != dbx.OpenGauss:
+		return pass(want, user+" is a superuser")
+	case admin && separated == "on":
+		return failed(want, user+" has SYSADMIN only, and privilege separation is on (enablePrivilegesSeparate): SYSADMIN cannot decode", fix)
+	case admin:
+		return warn(want, user+" has SYSADMIN only", "it decodes while privilege separation is off; "+fix)
+	}
+	return failed(want, user+" has neither REPLICATION nor SYSADMIN", fix)
 }

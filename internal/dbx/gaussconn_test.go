@@ -237,3 +237,34 @@ func drain(ch chan string) string {
 		return ""
 	}
 }
+
+// openGauss refuses its initial user over TCP (auth.cpp, ClientAuthentication:
+// ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION, "Forbid remote connection with initial
+// user."): the error says to give another administrator.
+func TestInitialUserRefusalNamesTheFix(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		head := make([]byte, 4)
+		if _, err := io.ReadFull(conn, head); err != nil {
+			return
+		}
+		io.ReadFull(conn, make([]byte, binary.BigEndian.Uint32(head)-4))
+		be := pgproto3.NewBackend(conn, conn)
+		be.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "28000", Message: "Forbid remote connection with initial user."})
+		be.Flush()
+	}()
+	_, err = Open(context.Background(), "opengauss://omm:pw@"+ln.Addr().String()+"/postgres", Options{ConnectTimeout: 3 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "create another administrator") || !strings.Contains(err.Error(), "--admin-db") {
+		t.Fatalf("initial user refused: %v", err)
+	}
+}

@@ -69,6 +69,12 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*DB, error) {
 	if err := db.QueryRowContext(pctx, "SELECT version()").Scan(&banner); err != nil {
 		db.Close()
 		msg := Redact(sanitize(err, d.Password).Error())
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "28000" && strings.Contains(pgErr.Message, "initial user") {
+			// openGauss's auth.cpp refuses the initial user (omm) over TCP.
+			msg += " (openGauss lets its initial user log in only locally: create another administrator, " +
+				"e.g. CREATE USER xcadmin WITH SYSADMIN PASSWORD '...', and give that one, as --admin-db or in the DSN)"
+		}
 		if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || pctx.Err() != nil) {
 			msg += fmt.Sprintf(" (no answer within the connect timeout of %s: check host and port, or that it is the database's port)", opt.ConnectTimeout)
 		}

@@ -37,11 +37,26 @@ func (db *DB) Setting(ctx context.Context, name string) (string, error) {
 // DBA to run: gs_guc on the openGauss host, ALTER SYSTEM on PostgreSQL, SET GLOBAL
 // (and my.cnf, to keep it) on MySQL and MariaDB.
 func (d Dialect) SetParameterHint(name, value string) string {
+	restart := restartParameters[name]
 	switch {
+	case d.Engine == OpenGauss && restart:
+		// Postmaster parameters: gs_guc set writes postgresql.conf; only a restart
+		// applies them. -N all -I all reaches every node and instance of a cluster.
+		return fmt.Sprintf("as the database's OS user run gs_guc set -N all -I all -c \"%s=%s\", then restart the cluster (gs_om -t restart; a single node: gs_ctl restart -D $PGDATA): %s takes effect only at a restart", name, value, name)
 	case d.Engine == OpenGauss:
-		return fmt.Sprintf("on the database host run gs_guc reload -D $PGDATA -c \"%s=%s\"", name, value)
+		return fmt.Sprintf("as the database's OS user run gs_guc reload -N all -I all -c \"%s=%s\"", name, value)
 	case d.Family() == FamilyMySQL:
 		return fmt.Sprintf("SET GLOBAL %s = '%s' (and in my.cnf, to keep it across restarts)", name, value)
+	case restart:
+		return fmt.Sprintf("ALTER SYSTEM SET %s = '%s', then restart the server (pg_ctl restart): %s takes effect only at a restart", name, value, name)
 	}
-	return fmt.Sprintf("ALTER SYSTEM SET %s = '%s'; SELECT pg_reload_conf() (a restart may be needed)", name, value)
+	return fmt.Sprintf("ALTER SYSTEM SET %s = '%s'; SELECT pg_reload_conf()", name, value)
+}
+
+// restartParameters take effect only when the server restarts (PostgreSQL's and
+// openGauss's postmaster context) among those xckit checks.
+var restartParameters = map[string]bool{
+	"wal_level": true, "max_replication_slots": true, "max_wal_senders": true, "max_connections": true,
+	"shared_buffers": true, "wal_buffers": true, "max_prepared_transactions": true, "enable_thread_pool": true,
+	"max_process_memory": true, "port": true, "listen_addresses": true,
 }

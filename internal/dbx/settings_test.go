@@ -38,15 +38,20 @@ func TestSettingOnBothEngines(t *testing.T) {
 func TestSetParameterHint(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		d    dbx.Dialect
-		want string
+		d           dbx.Dialect
+		name, value string
+		want        string
 	}{
-		{dbx.Dialect{Engine: dbx.OpenGauss}, `gs_guc reload -D $PGDATA -c "max_connections=300"`},
-		{dbx.Dialect{Engine: dbx.PostgreSQL}, "ALTER SYSTEM SET max_connections = '300'; SELECT pg_reload_conf()"},
-		{dbx.Dialect{Engine: dbx.MariaDB}, "SET GLOBAL max_connections = '300'"},
+		// Postmaster parameters need gs_guc set and a restart, on every node of a cluster.
+		{dbx.Dialect{Engine: dbx.OpenGauss}, "max_connections", "300", `gs_guc set -N all -I all -c "max_connections=300", then restart the cluster (gs_om -t restart`},
+		{dbx.Dialect{Engine: dbx.OpenGauss}, "wal_level", "logical", `gs_guc set -N all -I all -c "wal_level=logical"`},
+		{dbx.Dialect{Engine: dbx.OpenGauss}, "work_mem", "64MB", `gs_guc reload -N all -I all -c "work_mem=64MB"`},
+		{dbx.Dialect{Engine: dbx.PostgreSQL}, "max_connections", "300", "ALTER SYSTEM SET max_connections = '300', then restart the server"},
+		{dbx.Dialect{Engine: dbx.PostgreSQL}, "work_mem", "64MB", "ALTER SYSTEM SET work_mem = '64MB'; SELECT pg_reload_conf()"},
+		{dbx.Dialect{Engine: dbx.MariaDB}, "max_connections", "300", "SET GLOBAL max_connections = '300'"},
 	} {
-		if got := tc.d.SetParameterHint("max_connections", "300"); !strings.Contains(got, tc.want) {
-			t.Errorf("%s: %q, want %q in it", tc.d.Engine, got, tc.want)
+		if got := tc.d.SetParameterHint(tc.name, tc.value); !strings.Contains(got, tc.want) {
+			t.Errorf("%s %s: %q, want %q in it", tc.d.Engine, tc.name, got, tc.want)
 		}
 	}
 }
