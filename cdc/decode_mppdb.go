@@ -37,6 +37,20 @@ func (mppdbDecoding) Decode(raw RawChange) (Change, error) {
 		return c, err
 	}
 	switch {
+	case strings.HasPrefix(d, "table ") && strings.Contains(d, ": TRUNCATE:"):
+		// pg_decode_truncate (openGauss 2024 on): "table s.t[, s.u]: TRUNCATE: (no-flags)".
+		return c, notReplicated("mppdb_decoding", raw, "TRUNCATE", strings.TrimPrefix(d[:strings.Index(d, ": TRUNCATE:")], "table "), "")
+	case strings.HasPrefix(d, "prefix: ") && strings.Contains(d, "cmdtype: "):
+		// pg_decode_ddl (openGauss 2024 on, publications WITH (ddl = ...)):
+		// "prefix: deparse, lsn: ..., relid ..., cmdtype: ..., content: ...\ndecode to: SQL, [owner o]".
+		stmt := ""
+		if _, after, ok := strings.Cut(d, "decode to: "); ok {
+			stmt = after
+		}
+		return c, notReplicated("mppdb_decoding", raw, "DDL", "", stmt)
+	case strings.HasPrefix(d, "ABORT") || strings.HasPrefix(d, "PREPARE"):
+		return c, fmt.Errorf("mppdb_decoding: %q at %s: an aborted or prepared transaction in the stream is not handled by xckit's CDC; "+
+			"stop and check the source (two-phase commit must be off for the platform's tables)", trim(d), raw.LSN)
 	case !strings.HasPrefix(d, "{"):
 		return c, fmt.Errorf("mppdb_decoding: unrecognised line %q", trim(d))
 	}

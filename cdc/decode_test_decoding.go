@@ -45,6 +45,8 @@ func (testDecoding) Decode(raw RawChange) (Change, error) {
 	switch Kind(op) {
 	case Insert, Update, Delete:
 		c.Kind = Kind(op)
+	case "TRUNCATE":
+		return c, notReplicated("test_decoding", raw, "TRUNCATE", name, "")
 	default:
 		return c, fmt.Errorf("test_decoding: %s on %s is not replicated (only INSERT, UPDATE, DELETE): stop and handle it by hand", op, c.QualifiedName())
 	}

@@ -1,6 +1,7 @@
 package cdc
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"sort"
@@ -185,4 +186,26 @@ func txnBoundary(plugin, d string, c *Change) (ok bool, err error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// ErrNotReplicated marks a change the CDC does not carry (TRUNCATE, DDL): the run stops
+// there, loudly, with what to do.
+var ErrNotReplicated = errors.New("not replicated")
+
+// notReplicated is the error for a TRUNCATE or DDL in the stream: what it was, where,
+// and the way forward (the legacy side does not have it; the slot cannot skip it).
+func notReplicated(plugin string, raw RawChange, what, tables, stmt string) error {
+	subject := what
+	if tables != "" {
+		subject += " of " + tables
+	}
+	if stmt != "" {
+		if len(stmt) > 400 {
+			stmt = stmt[:400] + "…"
+		}
+		subject += " (" + stmt + ")"
+	}
+	return fmt.Errorf("%s: %s at %s is %w by xckit's CDC, which carries only INSERT, UPDATE and DELETE. The run stops here so that "+
+		"legacy is not silently different: apply the same %s to the legacy database by hand, then re-create the slot "+
+		"(xckit cdc drop, xckit cdc init) and compare (xckit verify --repair) before cdc run again", plugin, subject, raw.LSN, ErrNotReplicated, what)
 }

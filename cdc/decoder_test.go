@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -170,5 +171,27 @@ func TestQuotedToastWordIsText(t *testing.T) {
 	}
 	if _, err := c.Columns[1].Value(); err == nil {
 		t.Error("the bare marker must be an error, never written as text")
+	}
+}
+
+// TRUNCATE and DDL stop the run with what they were and what to do, in both formats:
+// test_decoding's, and mppdb_decoding's (verbatim from openGauss's
+// src/test/regress/output/ddl.source, and pg_decode_ddl's layout in
+// contrib/mppdb_decoding/mppdb_decoding.cpp).
+func TestTruncateAndDDLAreNamed(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ plugin, line, want string }{
+		{"test_decoding", "table public.t: TRUNCATE: (no-flags)", "TRUNCATE of public.t at 0/10"},
+		{"mppdb_decoding", "table public.test_truncate: TRUNCATE: (no-flags)", "TRUNCATE of public.test_truncate at 0/10"},
+		{"mppdb_decoding", "table public.a, public.b: TRUNCATE: restart_seqs cascade", "TRUNCATE of public.a, public.b"},
+		{"mppdb_decoding", "prefix: deparse, lsn: 123, relid 16385, cmdtype: Alter Table, size: 40, content: x\ndecode to: ALTER TABLE public.t ADD COLUMN c int, [owner pay]",
+			"DDL (ALTER TABLE public.t ADD COLUMN c int, [owner pay])"},
+	}
+	for _, c := range cases {
+		d, _ := DecoderFor(c.plugin)
+		_, err := d.Decode(RawChange{LSN: 0x10, Data: c.line})
+		if !errors.Is(err, ErrNotReplicated) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "apply the same") {
+			t.Errorf("%s %q: %v", c.plugin, c.line, err)
+		}
 	}
 }

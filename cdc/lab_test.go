@@ -380,3 +380,29 @@ func TestCreateTablesAndGBK(t *testing.T) {
 		t.Errorf("legacy holds %d rows: the failed batch (both source transactions) must be rolled back whole", n)
 	}
 }
+
+// A TRUNCATE on the source stops cdc run loudly (it is not replicated), after the rows
+// before it were applied, and nothing after it is confirmed.
+func TestTruncateStopsTheRun(t *testing.T) {
+	p := newPair(t, labtest.Legacy)
+	execSQL(t, p.src, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))")
+	execSQL(t, p.dst, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))")
+	slot := slotName(t)
+	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: "test_decoding"}); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, p.src, "INSERT INTO notes VALUES (1, 'before')", "TRUNCATE notes", "INSERT INTO notes VALUES (2, 'after')")
+	dec, _ := cdc.DecoderFor("test_decoding")
+	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1), Sink: cdc.NewSink(p.dst, slot), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := pl.Run(ctx)
+	if !errors.Is(err, cdc.ErrNotReplicated) || !strings.Contains(err.Error(), "TRUNCATE of public.notes") {
+		t.Fatalf("want the run to stop at the TRUNCATE, naming it; got %v", err)
+	}
+	var n int
+	p.dst.QueryRow("SELECT count(*) FROM notes WHERE id = 2").Scan(&n)
+	if n != 0 {
+		t.Error("a change after the TRUNCATE was applied")
+	}
+}
