@@ -42,8 +42,9 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 		if _, err := admin.ExecContext(ctx, "ALTER ROLE "+role+" RESET default_transaction_read_only"); err != nil {
 			return "", err
 		}
-		// Sessions opened under the fence keep read-only: end them too.
-		n, err := endSessions(ctx, admin, app.User)
+		// Sessions opened under the fence keep read-only: end them too (they may
+		// reconnect at once: nothing to prove here).
+		n, err := endSessions(ctx, admin, app.User, false)
 		return fmt.Sprintf("role %s may write again, %d read-only sessions ended", app.User, n), err
 	}
 	note := "read-only"
@@ -55,19 +56,43 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 			return "", err
 		}
 	}
-	// Sessions opened before the fence keep their setting: end them.
-	n, err := endSessions(ctx, admin, app.User)
+	// Sessions opened before the fence keep their setting: end them, and prove it.
+	n, err := endSessions(ctx, admin, app.User, true)
 	if err != nil {
 		return "", err
 	}
 	return fmt.Sprintf("role %s %s, %d sessions ended", app.User, note, n), nil
 }
 
-// endSessions ends every session of a role (they reconnect with the role's settings).
-func endSessions(ctx context.Context, admin *dbx.DB, user string) (int, error) {
+// endSessions ends every session of a role (they reconnect with the role's settings)
+// and proves it: it counts the role's sessions again until none is left, and fails
+// loudly when some survive (a session that kept its pre-fence setting could write).
+func endSessions(ctx context.Context, admin *dbx.DB, user string, prove bool) (int, error) {
 	var n int
-	err := admin.QueryRowContext(ctx, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1", user).Scan(&n)
-	return n, err
+	if err := admin.QueryRowContext(ctx, admin.Dialect.EndSessionsSQL(), user).Scan(&n); err != nil {
+		return 0, fmt.Errorf("end the sessions of role %s: %w", user, err)
+	}
+	if !prove {
+		return n, nil
+	}
+	left := 0
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if err := admin.QueryRowContext(ctx, admin.Dialect.RoleSessionsSQL(), user).Scan(&left); err != nil {
+			return n, fmt.Errorf("count the sessions of role %s: %w", user, err)
+		}
+		if left == 0 {
+			return n, nil
+		}
+		if time.Now().After(deadline) {
+			return n, fmt.Errorf("%d sessions of role %s survive being ended (with openGauss's thread pool a session outlives its worker): "+
+				"end them by hand (pg_terminate_session(pid, sessionid) from pg_stat_activity) and run the command again", left, user)
+		}
+		select {
+		case <-ctx.Done():
+			return n, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // acceptanceGate checks the acceptance evidence the cutover stands on.

@@ -134,6 +134,8 @@ func TestSlotSQL(t *testing.T) {
 		{pg.PeekChangesSQL(0), "SELECT lsn::text, xid::text, data FROM pg_logical_slot_peek_changes($1, NULL, $2)"},
 		{gauss.AdvanceSlotSQL(), "SELECT pg_replication_slot_advance($1, $2)"},
 		{pg.AdvanceSlotSQL(), "SELECT pg_replication_slot_advance($1, $2::pg_lsn)"},
+		{gauss.EndSessionsSQL(), "SELECT count(pg_terminate_session(pid, sessionid)) FROM pg_stat_activity WHERE usename = $1"},
+		{pg.EndSessionsSQL(), "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1"},
 		{slotInfo, "SELECT plugin, active, COALESCE(restart_lsn::text, ''), COALESCE(confirmed_flush::text, '') FROM pg_replication_slots WHERE slot_name = $1"},
 	} {
 		if c.got != c.want {

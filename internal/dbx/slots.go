@@ -78,3 +78,20 @@ func (d Dialect) PrimaryKeySQL() string {
 			WHERE con.contype = 'p' AND n.nspname = current_schema() AND c.relname = $1
 			ORDER BY k.pos`
 }
+
+// EndSessionsSQL ends every session of role $1 and counts them. On openGauss a session
+// is (pid, sessionid): with enable_thread_pool=on the pid is a worker thread, and
+// pg_terminate_backend(pid) leaves idle pooled sessions alive with their settings, so
+// it is pg_terminate_session(pid, sessionid) (openGauss's server signal functions).
+func (d Dialect) EndSessionsSQL() string {
+	if d.Engine == OpenGauss {
+		return "SELECT count(pg_terminate_session(pid, sessionid)) FROM pg_stat_activity WHERE usename = $1"
+	}
+	return "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1"
+}
+
+// RoleSessionsSQL counts the sessions of role $1 (a fence proves with it that none
+// survived).
+func (d Dialect) RoleSessionsSQL() string {
+	return "SELECT count(*) FROM pg_stat_activity WHERE usename = $1"
+}
