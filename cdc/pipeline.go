@@ -22,13 +22,22 @@ import (
 // and checkpoint in one target transaction, commit, then advance the slot. A crash
 // anywhere re-reads from the slot and skips what the checkpoint covers.
 type Pipeline struct {
-	Reader  *SQLReader
+	Reader  Source
 	Sink    *Sink
 	Tables  []string // patterns of source tables to replicate (none = all)
 	Log     *slog.Logger
 	Idle    time.Duration // wait when there is nothing to read (default 100ms)
 	MaxWait time.Duration // longest backoff when a side is down (default 10s)
 	Stats   *Stats
+}
+
+// Source is what the pipeline reads from: decoded source transactions in commit order,
+// the source's current (write) position, and the confirmation that the target has
+// committed everything up to a position. SQLReader is today's implementation.
+type Source interface {
+	Next(ctx context.Context) ([]Txn, error)
+	CurrentLSN(ctx context.Context) (LSN, error)
+	Confirm(ctx context.Context, upTo LSN) error
 }
 
 // Stats are the pipeline's counters, safe to read while it runs.
@@ -52,6 +61,9 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.Stats == nil {
 		p.Stats = &Stats{}
 	}
+	if p.Log == nil {
+		p.Log = slog.New(slog.DiscardHandler)
+	}
 	var cp Checkpoint
 	if err := p.retry(ctx, "read the checkpoint", func(c context.Context) error {
 		var ok bool
@@ -68,6 +80,12 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	p.Stats.AppliedLSN.Store(uint64(cp.LSN))
 	p.Log.Info("cdc: running", "slot", p.Sink.slot, "checkpoint", cp.LSN.String())
 	var seen LSN
+	// quiet is the source position read before the last read that found nothing (0
+	// after a read that found changes). The position is the write position, while a
+	// read decodes only what is flushed: a commit written just before it may not be
+	// readable yet. Only a position read one empty round earlier, and followed by a
+	// second empty read, is recorded as caught up.
+	var quiet LSN
 	for ctx.Err() == nil {
 		var txns []Txn
 		var before LSN // the source's position before the read
@@ -86,22 +104,24 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return err
 		}
 		if len(txns) == 0 {
-			// Nothing to read: every commit before `before` is applied.
-			if before > seen {
-				if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, before) }); err != nil {
+			// Nothing to read twice in a row: every commit before `quiet` is applied.
+			if safe := quiet; safe > seen {
+				if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, safe) }); err != nil {
 					if ctx.Err() != nil {
 						return nil
 					}
 					return err
 				}
-				seen = before
+				seen = safe
 			}
+			quiet = before
 			select {
 			case <-ctx.Done():
 			case <-time.After(p.Idle):
 			}
 			continue
 		}
+		quiet = 0
 		upTo := txns[len(txns)-1].CommitLSN
 		apply := make([]Txn, 0, len(txns))
 		for _, t := range txns {
