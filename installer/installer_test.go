@@ -281,3 +281,67 @@ func TestStartRefusesATakenPort(t *testing.T) {
 		t.Fatalf("install beside a stranger: %v; want %q in phase start", err, want)
 	}
 }
+
+// The application database as gs_initdb leaves it: schema public owned by the
+// administrator, CREATE revoked from PUBLIC, so owning the database gives no CREATE
+// there. db-bootstrap grants what the migrations need; the install goes through.
+func TestInstallOntoOpenGaussPublicSchema(t *testing.T) {
+	o := fixture(t, "inst_gs")
+	app, _ := dbx.ParseDSN(o.DB)
+	ctx := context.Background()
+	admin, err := dbx.Open(ctx, o.AdminDB, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, q := range []string{
+		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", app.User, app.Password),
+		fmt.Sprintf("CREATE DATABASE %s OWNER %s TEMPLATE template0", app.Database, app.User),
+	} {
+		if _, err := admin.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ad, _ := dbx.ParseDSN(o.AdminDB)
+	adminUser := ad.User
+	ad.Database = app.Database
+	inApp, err := dbx.OpenDSN(ctx, ad, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"ALTER SCHEMA public OWNER TO " + adminUser, "REVOKE CREATE ON SCHEMA public FROM PUBLIC"} {
+		if _, err := inApp.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inApp.Close()
+	// With a CDC role: it must read the platform's tables (USAGE comes through PUBLIC,
+	// SELECT must be granted, also on the tables the migrations create).
+	t.Setenv("XCKIT_CDC_PASSWORD", "Cdc-pw-0123456789")
+	var out bytes.Buffer
+	o.Out = &out
+	if _, err := Install(ctx, o); err != nil {
+		t.Fatalf("install onto a gs_initdb-like public schema: %v\n%s", err, out.String())
+	}
+	cd := ad
+	cd.User, cd.Password = "xckit_cdc", "Cdc-pw-0123456789"
+	if _, err := admin.Exec("ALTER ROLE xckit_cdc PASSWORD 'Cdc-pw-0123456789'"); err != nil {
+		t.Fatal(err)
+	}
+	cdcDB, err := dbx.OpenDSN(ctx, cd, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cdcDB.Close()
+	var n int
+	if err := cdcDB.QueryRow("SELECT count(*) FROM payments").Scan(&n); err != nil {
+		t.Errorf("the CDC role cannot read the platform's tables: %v", err)
+	}
+	if !strings.Contains(out.String(), "granted "+app.User+" CREATE on schema public") {
+		t.Errorf("the grant is not reported:\n%s", out.String())
+	}
+	out.Reset()
+	if rep, err := Install(ctx, o); err != nil || rep.Changes != 0 {
+		t.Errorf("a second install must change nothing: %v, %d changes\n%s", err, rep.Changes, out.String())
+	}
+}

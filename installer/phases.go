@@ -173,6 +173,11 @@ func planBootstrap(ctx context.Context, r *run) ([]string, error) {
 	for _, a := range acts {
 		out = append(out, "would "+a[0])
 	}
+	_, grants, err := schemaGrants(ctx, r, false)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, grants...)
 	out = append(out, paramPlan(ctx, r, admin)...)
 	return out, nil
 }
@@ -215,10 +220,100 @@ func applyBootstrap(ctx context.Context, r *run) (int, error) {
 		}
 		r.note("%s", a[0])
 	}
+	grants, _, err := schemaGrants(ctx, r, true)
+	if err != nil {
+		return len(acts), err
+	}
 	for _, p := range paramPlan(ctx, r, admin) {
 		r.note("for the DBA: %s", p)
 	}
-	return len(acts), nil
+	return len(acts) + grants, nil
+}
+
+// schemaGrants gives the platform's role CREATE and USAGE on schema public of its own
+// database, and the CDC role USAGE and SELECT (on today's tables and on those the
+// platform's migrations create later), where they lack them. gs_initdb leaves public
+// owned by the initial user with CREATE revoked from PUBLIC: owning the database gives
+// no CREATE there (PostgreSQL 15 makes the database owner public's owner, which hid
+// this on the lab). It runs in the application database as the administrator.
+func schemaGrants(ctx context.Context, r *run, apply bool) (int, []string, error) {
+	app, err := dbx.ParseDSN(r.o.DB)
+	if err != nil {
+		return 0, nil, err
+	}
+	ad, err := dbx.ParseDSN(r.o.AdminDB)
+	if err != nil {
+		return 0, nil, err
+	}
+	ad.Database = app.Database
+	db, err := dbx.OpenDSN(ctx, ad, dbx.Options{AppName: "xckit-install"})
+	if err != nil {
+		if !apply { // --plan before the database exists
+			return 0, []string{"would grant " + app.User + " CREATE and USAGE on schema public of " + app.Database + " where it lacks them"}, nil
+		}
+		return 0, nil, fmt.Errorf("the application database as the administrator: %w", err)
+	}
+	defer db.Close()
+	q := db.Dialect.QuoteIdent
+	type grant struct{ role, priv, what string }
+	var todo []grant
+	has := func(role, priv string) (bool, error) {
+		var ok bool
+		err := db.QueryRowContext(ctx, "SELECT has_schema_privilege($1, 'public', $2)", role, priv).Scan(&ok)
+		return ok, err
+	}
+	for _, priv := range []string{"CREATE", "USAGE"} {
+		ok, err := has(app.User, priv)
+		if err != nil {
+			return 0, nil, fmt.Errorf("read %s's privileges on schema public: %w", app.User, err)
+		}
+		if !ok {
+			todo = append(todo, grant{app.User, priv, fmt.Sprintf("GRANT %s ON SCHEMA public TO %s", priv, q(app.User))})
+		}
+	}
+	var cdcRole bool
+	if err := db.QueryRowContext(ctx, "SELECT count(*) > 0 FROM pg_roles WHERE rolname = 'xckit_cdc'").Scan(&cdcRole); err != nil {
+		return 0, nil, err
+	}
+	if cdcRole {
+		// USAGE usually comes through PUBLIC; SELECT on today's tables and on those the
+		// migrations create later (default privileges of the platform's role) does not.
+		var usage bool
+		var unreadable, defaults int
+		if err := db.QueryRowContext(ctx, `SELECT has_schema_privilege('xckit_cdc', 'public', 'USAGE'),
+			(SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
+				AND NOT has_table_privilege('xckit_cdc', quote_ident(schemaname) || '.' || quote_ident(tablename), 'SELECT')),
+			(SELECT count(*) FROM pg_default_acl d JOIN pg_roles r ON r.oid = d.defaclrole
+				WHERE r.rolname = $1 AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = 'public')
+				AND array_to_string(d.defaclacl, ',') LIKE '%xckit_cdc=r%')`, app.User).Scan(&usage, &unreadable, &defaults); err != nil {
+			return 0, nil, fmt.Errorf("read xckit_cdc's privileges on schema public: %w", err)
+		}
+		if !usage {
+			todo = append(todo, grant{"xckit_cdc", "USAGE", "GRANT USAGE ON SCHEMA public TO xckit_cdc"})
+		}
+		if unreadable > 0 {
+			todo = append(todo, grant{"xckit_cdc", "SELECT", "GRANT SELECT ON ALL TABLES IN SCHEMA public TO xckit_cdc"})
+		}
+		if defaults == 0 {
+			todo = append(todo, grant{"xckit_cdc", "SELECT on new tables",
+				fmt.Sprintf("ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA public GRANT SELECT ON TABLES TO xckit_cdc", q(app.User))})
+		}
+	}
+	var plan []string
+	for _, g := range todo {
+		plan = append(plan, fmt.Sprintf("would grant %s %s on schema public of %s", g.role, g.priv, app.Database))
+		if !apply {
+			continue
+		}
+		if err := r.act(); err != nil {
+			return 0, nil, err
+		}
+		if _, err := db.ExecContext(ctx, g.what); err != nil {
+			return 0, nil, fmt.Errorf("grant %s %s on schema public of %s: %w", g.role, g.priv, app.Database, err)
+		}
+		r.note("granted %s %s on schema public of %s", g.role, g.priv, app.Database)
+	}
+	return len(todo), plan, nil
 }
 
 // --- schema ---
