@@ -31,6 +31,21 @@ func dbChecks(p *profiles.Profile) []Check {
 			}
 			return failed(want, got, "xckit installs onto openGauss: point --db at it")
 		}),
+		dbCheck("db.compatibility", "Database compatibility mode", func(ctx context.Context, t *Target, db *dbx.DB) Result {
+			want := d.CompatibilityMode()
+			if db.Dialect.Engine != dbx.OpenGauss {
+				return skip(db.Dialect.Name() + " has no compatibility modes")
+			}
+			var got string
+			if err := db.QueryRowContext(ctx, "SELECT datcompatibility FROM pg_database WHERE datname = current_database()").Scan(&got); err != nil {
+				return couldNot(want, err, "")
+			}
+			if strings.EqualFold(got, want) {
+				return pass(want, got)
+			}
+			return failed(want, got, "the platform's database must be created with DBCOMPATIBILITY '"+want+
+				"' (the mode cannot be changed later: in A mode '' is NULL and VARCHAR(n) counts bytes); let xckit install create it, or set database.compatibility in the profile")
+		}),
 		dbCheck("db.encoding", "Server encoding", func(ctx context.Context, t *Target, db *dbx.DB) Result {
 			want := d.Encoding
 			if want == "" {

@@ -43,35 +43,9 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: a lab of its own, install, cutover, rollback under load")
 	}
-	bins := t.TempDir()
-	xckit, payd := build(t, bins, "../cmd/xckit"), build(t, bins, "../cmd/payd")
-	dir, _ := os.MkdirTemp("", "xckit-cutover-")
-	os.Chmod(dir, 0o755)
-	o := lab.Options{Dir: dir, GaussPort: 19432, LegacyPort: 19306, LBPort: 19000, PaydBin: payd, XckitBin: xckit}
-	t.Cleanup(func() {
-		if pid := livePid(filepath.Join(dir, "new", "run", "cdc.pid")); pid != 0 { // before uninstall removes its pid file
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		installer.Uninstall(context.Background(), installer.Options{Prefix: filepath.Join(dir, "new")}, false)
-		lab.Down(context.Background(), o, true)
-		os.RemoveAll(dir)
-	})
+	sl := newStoryLab(t, "xckit-cutover-", 19432, 19306, 19000)
+	o, env, prof, site, xckit := sl.opts, sl.env, sl.prof, sl.site, sl.xckit
 	ctx := context.Background()
-	if _, err := lab.Up(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	env, _ := lab.EnvOf(o)
-	prof, _ := profiles.Load("lab")
-	t.Setenv("XCKIT_MERCHANT_ID", env.MerchantID)
-	t.Setenv("XCKIT_MERCHANT_KEY", env.MerchantKey)
-	site, err := LoadSite(lab.SiteFile(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := installer.Install(ctx, installer.Options{Profile: prof, DB: env.GaussDSN, AdminDB: env.GaussAdminDSN, Prefix: site.New.Prefix,
-		Listen: site.New.Listen, PaydBin: payd, Version: "v1"}); err != nil {
-		t.Fatalf("install: %v", err)
-	}
 	var out bytes.Buffer
 	opts := Options{Site: site, Profile: prof, XckitBin: xckit, Out: &out}
 	// Without an acceptance report the cutover gate refuses, and nothing changes.
@@ -323,4 +297,48 @@ func (a *ackWorkload) acked() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return append([]string(nil), a.ids...)
+}
+
+// storyLab is a lab of its own with payd installed into its new side, as a site has it
+// before the first cutover.
+type storyLab struct {
+	opts        lab.Options
+	env         lab.Env
+	prof        *profiles.Profile
+	site        *Site
+	xckit, payd string
+}
+
+func newStoryLab(t *testing.T, prefix string, gaussPort, legacyPort, lbPort int) *storyLab {
+	t.Helper()
+	bins := t.TempDir()
+	xckit, payd := build(t, bins, "../cmd/xckit"), build(t, bins, "../cmd/payd")
+	dir, _ := os.MkdirTemp("", prefix)
+	os.Chmod(dir, 0o755)
+	o := lab.Options{Dir: dir, GaussPort: gaussPort, LegacyPort: legacyPort, LBPort: lbPort, PaydBin: payd, XckitBin: xckit}
+	t.Cleanup(func() {
+		if pid := livePid(filepath.Join(dir, "new", "run", "cdc.pid")); pid != 0 { // before uninstall removes its pid file
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		installer.Uninstall(context.Background(), installer.Options{Prefix: filepath.Join(dir, "new")}, false)
+		lab.Down(context.Background(), o, true)
+		os.RemoveAll(dir)
+	})
+	ctx := context.Background()
+	if _, err := lab.Up(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	env, _ := lab.EnvOf(o)
+	prof, _ := profiles.Load("lab")
+	t.Setenv("XCKIT_MERCHANT_ID", env.MerchantID)
+	t.Setenv("XCKIT_MERCHANT_KEY", env.MerchantKey)
+	site, err := LoadSite(lab.SiteFile(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := installer.Install(ctx, installer.Options{Profile: prof, DB: env.GaussDSN, AdminDB: env.GaussAdminDSN, Prefix: site.New.Prefix,
+		Listen: site.New.Listen, PaydBin: payd, Version: "v1"}); err != nil {
+		t.Fatalf("install: %v", err)
+	}
+	return &storyLab{opts: o, env: env, prof: prof, site: site, xckit: xckit, payd: payd}
 }

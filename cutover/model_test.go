@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,11 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xckit/xckit/installer"
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/lab"
 	"github.com/xckit/xckit/platform"
-	"github.com/xckit/xckit/profiles"
 )
 
 // TestModelRunbooks is the model-based test of the runbooks (Jepsen's way): random
@@ -123,37 +120,11 @@ type ack struct {
 const modelAccounts = 30 // accounts 11..40 (the smoke tests use account 1)
 
 func newModel(t *testing.T) *model {
-	bins := t.TempDir()
-	xckit, payd := build(t, bins, "../cmd/xckit"), build(t, bins, "../cmd/payd")
-	dir, _ := os.MkdirTemp("", "xckit-model-")
-	os.Chmod(dir, 0o755)
-	o := lab.Options{Dir: dir, GaussPort: 19532, LegacyPort: 19406, LBPort: 19100, PaydBin: payd, XckitBin: xckit}
-	m := &model{t: t, dir: dir, bin: xckit, labOpts: o, acked: map[string]ack{}}
-	t.Cleanup(func() {
-		if pid := livePid(filepath.Join(dir, "new", "run", "cdc.pid")); pid != 0 {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-		installer.Uninstall(context.Background(), installer.Options{Prefix: filepath.Join(dir, "new")}, false)
-		lab.Down(context.Background(), o, true)
-		os.RemoveAll(dir)
-	})
+	w := newStoryLab(t, "xckit-model-", 19532, 19406, 19100)
+	env, site := w.env, w.site
+	m := &model{t: t, dir: w.opts.Dir, bin: w.xckit, labOpts: w.opts, site: site, acked: map[string]ack{}}
 	ctx := context.Background()
-	if _, err := lab.Up(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	env, _ := lab.EnvOf(o)
-	prof, _ := profiles.Load("lab")
-	t.Setenv("XCKIT_MERCHANT_ID", env.MerchantID)
-	t.Setenv("XCKIT_MERCHANT_KEY", env.MerchantKey)
-	site, err := LoadSite(lab.SiteFile(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.site = site
-	if _, err := installer.Install(ctx, installer.Options{Profile: prof, DB: env.GaussDSN, AdminDB: env.GaussAdminDSN, Prefix: site.New.Prefix,
-		Listen: site.New.Listen, PaydBin: payd, Version: "v1"}); err != nil {
-		t.Fatalf("install: %v", err)
-	}
+	var err error
 	if m.legacy, err = dbx.Open(ctx, env.LegacyDSN, dbx.Options{}); err != nil {
 		t.Fatal(err)
 	}

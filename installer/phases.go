@@ -141,8 +141,15 @@ func bootstrapActions(ctx context.Context, r *run, admin *dbx.DB) ([][2]string, 
 		return nil, err
 	}
 	if !ok {
-		acts = append(acts, [2]string{"create database " + app.Database + " owned by " + app.User,
-			fmt.Sprintf("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0", admin.Dialect.QuoteIdent(app.Database), admin.Dialect.QuoteIdent(app.User))})
+		create := fmt.Sprintf("CREATE DATABASE %s OWNER %s ENCODING 'UTF8' TEMPLATE template0", admin.Dialect.QuoteIdent(app.Database), admin.Dialect.QuoteIdent(app.User))
+		what := "create database " + app.Database + " owned by " + app.User
+		if admin.Dialect.Engine == dbx.OpenGauss {
+			// openGauss copies template0's mode, A by default ('' stored as NULL).
+			mode := r.o.Profile.Database.CompatibilityMode()
+			create += " DBCOMPATIBILITY '" + mode + "'"
+			what += ", compatibility " + mode
+		}
+		acts = append(acts, [2]string{what, create})
 	}
 	s, err := r.loadSecrets()
 	if err != nil {

@@ -92,17 +92,7 @@ func TestReplayAcrossRestartAndInstances(t *testing.T) {
 			b, _ := io.ReadAll(r.Body)
 			t.Fatalf("first request: %d %s", r.StatusCode(), b)
 		}
-		replay := func(url string) (int, string) {
-			req, _ := http.NewRequest("POST", url+"/v1/agreements", strings.NewReader(body))
-			req.Header = captured.Clone()
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		replay := func(url string) (int, string) { return resend(t, url, "/v1/agreements", body, captured) }
 		if st, b := replay(w.http.URL); st != 401 || !strings.Contains(b, "replayed_nonce") {
 			t.Errorf("replay on the same payd: %d %s", st, b)
 		}
@@ -122,17 +112,7 @@ func TestReplayAcrossRestartAndInstances(t *testing.T) {
 		if r := rawSigned(t, w, "POST", "/v1/payments", payBody, func(h http.Header) { payHeaders = h.Clone() }); r.StatusCode() != 200 {
 			t.Fatalf("payment: %d", r.StatusCode())
 		}
-		replayPay := func(url string) (int, string) {
-			req, _ := http.NewRequest("POST", url+"/v1/payments", strings.NewReader(payBody))
-			req.Header = payHeaders.Clone()
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
-		}
+		replayPay := func(url string) (int, string) { return resend(t, url, "/v1/payments", payBody, payHeaders) }
 		if st, b := replayPay(w.http.URL); st != 401 || !strings.Contains(b, "replayed_nonce") {
 			t.Errorf("payment replayed on the same payd: %d %s", st, b)
 		}
@@ -175,4 +155,18 @@ func TestContentTypeMustBeJSON(t *testing.T) {
 			t.Errorf("application/json with a charset: %d", r.StatusCode())
 		}
 	})
+}
+
+// resend sends a captured signed request again, headers and all.
+func resend(t *testing.T, url, path, body string, headers http.Header) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+	req.Header = headers.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

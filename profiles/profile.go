@@ -1,5 +1,7 @@
 package profiles
 
+import "strings"
+
 // Profile is everything xckit expects of one kind of site. Load and Resolve return
 // profiles with `extends:` already applied.
 type Profile struct {
@@ -56,13 +58,17 @@ type DiskRule struct {
 
 // Database is what the openGauss instance must offer.
 type Database struct {
-	Engine           string            `yaml:"engine,omitempty" json:"engine,omitempty"` // opengauss
-	AcceptPostgreSQL bool              `yaml:"accept_postgresql,omitempty" json:"accept_postgresql,omitempty"`
-	MinVersion       string            `yaml:"min_version,omitempty" json:"min_version,omitempty"`
-	Encoding         string            `yaml:"encoding,omitempty" json:"encoding,omitempty"`
-	Parameters       map[string]string `yaml:"parameters,omitempty" json:"parameters,omitempty"` // "logical", ">=1000"
-	MinFreeSlots     int               `yaml:"min_free_slots,omitempty" json:"min_free_slots,omitempty"`
-	MaxRetainedWAL   ByteSize          `yaml:"max_retained_wal,omitempty" json:"max_retained_wal,omitempty"`
+	Engine           string `yaml:"engine,omitempty" json:"engine,omitempty"` // opengauss
+	AcceptPostgreSQL bool   `yaml:"accept_postgresql,omitempty" json:"accept_postgresql,omitempty"`
+	MinVersion       string `yaml:"min_version,omitempty" json:"min_version,omitempty"`
+	Encoding         string `yaml:"encoding,omitempty" json:"encoding,omitempty"`
+	// Compatibility is the openGauss DBCOMPATIBILITY mode the platform's database is
+	// created with and checked for (A, B, C or PG; default PG: '' is not NULL,
+	// VARCHAR(n) counts characters, DATE keeps no time).
+	Compatibility  string            `yaml:"compatibility,omitempty" json:"compatibility,omitempty"`
+	Parameters     map[string]string `yaml:"parameters,omitempty" json:"parameters,omitempty"` // "logical", ">=1000"
+	MinFreeSlots   int               `yaml:"min_free_slots,omitempty" json:"min_free_slots,omitempty"`
+	MaxRetainedWAL ByteSize          `yaml:"max_retained_wal,omitempty" json:"max_retained_wal,omitempty"`
 }
 
 // Legacy is what the legacy MySQL/MariaDB database must offer.
@@ -106,4 +112,12 @@ type Rollback struct {
 	RTOBudget    Duration `yaml:"rto_budget,omitempty" json:"rto_budget,omitempty"`
 	DrainTimeout Duration `yaml:"drain_timeout,omitempty" json:"drain_timeout,omitempty"`
 	SmokeTimeout Duration `yaml:"smoke_timeout,omitempty" json:"smoke_timeout,omitempty"`
+}
+
+// CompatibilityMode is the openGauss DBCOMPATIBILITY mode to use (default PG).
+func (d Database) CompatibilityMode() string {
+	if d.Compatibility == "" {
+		return "PG"
+	}
+	return strings.ToUpper(d.Compatibility)
 }
