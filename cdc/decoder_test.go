@@ -184,6 +184,7 @@ func TestTruncateAndDDLAreNamed(t *testing.T) {
 		{"test_decoding", "table public.t: TRUNCATE: (no-flags)", "TRUNCATE of public.t at 0/10"},
 		{"mppdb_decoding", "table public.test_truncate: TRUNCATE: (no-flags)", "TRUNCATE of public.test_truncate at 0/10"},
 		{"mppdb_decoding", "table public.a, public.b: TRUNCATE: restart_seqs cascade", "TRUNCATE of public.a, public.b"},
+		{"test_decoding", "table public.a, public.b: TRUNCATE: cascade", "TRUNCATE of public.a, public.b"},
 		{"mppdb_decoding", "prefix: deparse, lsn: 123, relid 16385, cmdtype: Alter Table, size: 40, content: x\ndecode to: ALTER TABLE public.t ADD COLUMN c int, [owner pay]",
 			"DDL (ALTER TABLE public.t ADD COLUMN c int, [owner pay])"},
 	}

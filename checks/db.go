@@ -36,9 +36,14 @@ func dbChecks(p *profiles.Profile) []Check {
 			if db.Dialect.Engine != dbx.OpenGauss {
 				return skip(db.Dialect.Name() + " has no compatibility modes")
 			}
-			var got string
-			if err := db.QueryRowContext(ctx, "SELECT datcompatibility FROM pg_database WHERE datname = current_database()").Scan(&got); err != nil {
+			var got, name string
+			if err := db.QueryRowContext(ctx, "SELECT datcompatibility, current_database() FROM pg_database WHERE datname = current_database()").Scan(&got, &name); err != nil {
 				return couldNot(want, err, "")
+			}
+			if name == "postgres" || strings.HasPrefix(name, "template") {
+				// An administrator's connection (install's preflight): the platform's
+				// database is made by db-bootstrap with the right mode.
+				return skip("connected to " + name + ", not the platform's database: xckit check --db <the platform's DSN> checks its mode")
 			}
 			if strings.EqualFold(got, want) {
 				return pass(want, got)
@@ -118,7 +123,7 @@ func dbChecks(p *profiles.Profile) []Check {
 			}
 			separated := ""
 			if db.Dialect.Engine == dbx.OpenGauss && !repl && admin {
-				separated, _ = db.Setting(ctx, "enablePrivilegesSeparate")
+				separated, _ = db.Setting(ctx, "enableSeparationOfDuty")
 			}
 			return cdcUserVerdict(db.Dialect.Engine, user, repl, admin, separated)
 		}),
@@ -232,7 +237,7 @@ func paramCheck(name, want string) Check {
 
 // cdcUserVerdict judges the CDC user's right to decode. REPLICATION always suffices; a
 // superuser (PostgreSQL) or SYSADMIN (openGauss) too, except on an openGauss with
-// privilege separation on (enablePrivilegesSeparate), where only REPLICATION decodes.
+// separation of duty on (enableSeparationOfDuty), where only REPLICATION decodes.
 func cdcUserVerdict(engine dbx.Engine, user string, replication, admin bool, separated string) Result {
 	const want = "REPLICATION"
 	fix := "ALTER ROLE " + user + " REPLICATION (or give the CDC its own role with REPLICATION and SELECT on the platform's tables)"
@@ -242,7 +247,7 @@ func cdcUserVerdict(engine dbx.Engine, user string, replication, admin bool, sep
 	case admin && engine != dbx.OpenGauss:
 		return pass(want, user+" is a superuser")
 	case admin && separated == "on":
-		return failed(want, user+" has SYSADMIN only, and privilege separation is on (enablePrivilegesSeparate): SYSADMIN cannot decode", fix)
+		return failed(want, user+" has SYSADMIN only, and privilege separation is on (enableSeparationOfDuty): SYSADMIN cannot decode", fix)
 	case admin:
 		return warn(want, user+" has SYSADMIN only", "it decodes while privilege separation is off; "+fix)
 	}

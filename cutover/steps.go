@@ -44,8 +44,13 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 		}
 		// Sessions opened under the fence keep read-only: end them too (they may
 		// reconnect at once: nothing to prove here).
-		n, err := endSessions(ctx, admin, app.User, false)
+		n, err := endSessions(ctx, admin, app.User, time.Time{})
 		return fmt.Sprintf("role %s may write again, %d read-only sessions ended", app.User, n), err
+	}
+	// The database's own clock: the sessions that may keep the old setting began before.
+	var fencedAt time.Time
+	if err := admin.QueryRowContext(ctx, "SELECT now()").Scan(&fencedAt); err != nil {
+		return "", err
 	}
 	note := "read-only"
 	if was {
@@ -57,7 +62,7 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 		}
 	}
 	// Sessions opened before the fence keep their setting: end them, and prove it.
-	n, err := endSessions(ctx, admin, app.User, true)
+	n, err := endSessions(ctx, admin, app.User, fencedAt)
 	if err != nil {
 		return "", err
 	}
@@ -67,24 +72,25 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 // endSessions ends every session of a role (they reconnect with the role's settings)
 // and proves it: it counts the role's sessions again until none is left, and fails
 // loudly when some survive (a session that kept its pre-fence setting could write).
-func endSessions(ctx context.Context, admin *dbx.DB, user string, prove bool) (int, error) {
+// With a zero fencedAt nothing is proved (unfencing: the sessions may reconnect).
+func endSessions(ctx context.Context, admin *dbx.DB, user string, fencedAt time.Time) (int, error) {
 	var n int
 	if err := admin.QueryRowContext(ctx, admin.Dialect.EndSessionsSQL(), user).Scan(&n); err != nil {
 		return 0, fmt.Errorf("end the sessions of role %s: %w", user, err)
 	}
-	if !prove {
+	if fencedAt.IsZero() {
 		return n, nil
 	}
 	left := 0
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if err := admin.QueryRowContext(ctx, admin.Dialect.RoleSessionsSQL(), user).Scan(&left); err != nil {
+		if err := admin.QueryRowContext(ctx, admin.Dialect.RoleSessionsSQL(), user, fencedAt).Scan(&left); err != nil {
 			return n, fmt.Errorf("count the sessions of role %s: %w", user, err)
 		}
 		if left == 0 {
 			return n, nil
 		}
 		if time.Now().After(deadline) {
-			return n, fmt.Errorf("%d sessions of role %s survive being ended (with openGauss's thread pool a session outlives its worker): "+
+			return n, fmt.Errorf("%d sessions of role %s opened before the fence survive being ended (with openGauss's thread pool a session outlives its worker): "+
 				"end them by hand (pg_terminate_session(pid, sessionid) from pg_stat_activity) and run the command again", left, user)
 		}
 		select {

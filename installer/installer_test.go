@@ -318,6 +318,16 @@ func TestInstallOntoOpenGaussPublicSchema(t *testing.T) {
 	// With a CDC role: it must read the platform's tables (USAGE comes through PUBLIC,
 	// SELECT must be granted, also on the tables the migrations create).
 	t.Setenv("XCKIT_CDC_PASSWORD", "Cdc-pw-0123456789")
+	t.Cleanup(func() { // the role is the cluster's: leave the shared lab as it was
+		if db, err := dbx.OpenDSN(context.Background(), ad, dbx.Options{}); err == nil {
+			db.Exec("DROP OWNED BY xckit_cdc")
+			db.Close()
+		}
+		if db, err := dbx.Open(context.Background(), o.AdminDB, dbx.Options{}); err == nil {
+			db.Exec("DROP ROLE IF EXISTS xckit_cdc")
+			db.Close()
+		}
+	})
 	var out bytes.Buffer
 	o.Out = &out
 	if _, err := Install(ctx, o); err != nil {

@@ -291,7 +291,7 @@ func schemaGrants(ctx context.Context, r *run, apply bool) (int, []string, error
 			(SELECT count(*) FROM pg_tables WHERE schemaname = 'public'
 				AND NOT has_table_privilege('xckit_cdc', quote_ident(schemaname) || '.' || quote_ident(tablename), 'SELECT')),
 			(SELECT count(*) FROM pg_default_acl d JOIN pg_roles r ON r.oid = d.defaclrole
-				WHERE r.rolname = $1 AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = 'public')
+				WHERE r.rolname = $1 AND d.defaclobjtype = 'r' AND d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = 'public')
 				AND array_to_string(d.defaclacl, ',') LIKE '%xckit_cdc=r%')`, app.User).Scan(&usage, &unreadable, &defaults); err != nil {
 			return 0, nil, fmt.Errorf("read xckit_cdc's privileges on schema public: %w", err)
 		}

@@ -170,3 +170,20 @@ func resend(t *testing.T, url, path, body string, headers http.Header) (int, str
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// A payment refused without being stored (an unknown agreement) still spends its
+// nonce: the same captured request sent again later is a replay, not a second chance
+// (it would go through once the agreement exists).
+func TestRefusedPaymentSpendsItsNonce(t *testing.T) {
+	forEachStore(t, nil, func(t *testing.T, w *world) {
+		body := fmt.Sprintf(`{"req_id":"early-%s","type":"debit","agreement_id":"ag-not-yet","amount":1,"currency":"CNY","channel":"tenpay"}`, w.engine)
+		var captured http.Header
+		r := rawSigned(t, w, "POST", "/v1/payments", body, func(h http.Header) { captured = h.Clone() })
+		if r.StatusCode() != 422 {
+			t.Fatalf("payment to an unknown agreement: %d", r.StatusCode())
+		}
+		if st, b := resend(t, w.http.URL, "/v1/payments", body, captured); st != 401 || !strings.Contains(b, "replayed_nonce") {
+			t.Errorf("the refused request sent again: %d %s, want 401 replayed_nonce", st, b)
+		}
+	})
+}

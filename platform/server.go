@@ -312,6 +312,18 @@ func (s *Server) postPayment(w http.ResponseWriter, r *http.Request, start time.
 	s.metrics.inFlight.WithLabelValues(g.name).Set(float64(g.inFlight()))
 	p, replay, err := g.store.Pay(r.Context(), merchant, req, n)
 	leave()
+	// The nonce commits with the payment. A refusal that stores nothing (an unknown or
+	// terminated agreement, another channel) rolls it back: spend it on its own, or the
+	// captured request, sent again once the agreement exists, would go through while
+	// the merchant holds a refusal. (Everything else is safe to see again: a stored
+	// payment or refusal answers the same under its req_id, and a 400 or a busy
+	// channel changed nothing; spending there would turn shed load into writes.)
+	var ref *Refusal
+	if errors.As(err, &ref) {
+		if aerr := s.verify.spend(context.WithoutCancel(r.Context()), n); aerr != nil && aerr.cause != nil {
+			s.log.Error("spend the nonce of a refused payment", "req_id", req.ReqID, "err", dbx.Redact(aerr.cause.Error()))
+		}
+	}
 	return g.name, s.paymentReply(w, start, req.ReqID, p, replay, err)
 }
 

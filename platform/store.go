@@ -144,14 +144,18 @@ func (s *Store) Pay(ctx context.Context, merchant string, r PaymentRequest, n No
 	p, replay, err := s.pay(ctx, merchant, r, n)
 	if errors.Is(err, errNonceTaken) {
 		// Spent before: allowed again only once its window has passed.
-		res, rerr := s.db.ExecContext(ctx, s.q.reclaimNonce, n.Until.UTC(), n.Merchant, n.Value, time.Now().UTC())
+		res, rerr := s.db.ExecContext(ctx, s.q.reclaimNonce, n.Until.UTC(), n.Merchant, n.Value, s.now())
 		if rerr != nil {
 			return Payment{}, false, fmt.Errorf("spend nonce: %w", rerr)
 		}
-		if k, _ := res.RowsAffected(); k != 1 {
+		if k, _ := res.RowsAffected(); k == 1 {
+			return s.pay(ctx, merchant, r, Nonce{})
+		}
+		// Not expired, or pruned meanwhile: one more try tells them apart.
+		p, replay, err = s.pay(ctx, merchant, r, n)
+		if errors.Is(err, errNonceTaken) {
 			return Payment{}, false, ErrReplayedNonce
 		}
-		return s.pay(ctx, merchant, r, Nonce{})
 	}
 	return p, replay, err
 }

@@ -90,8 +90,8 @@ func (d Dialect) EndSessionsSQL() string {
 	return "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1"
 }
 
-// RoleSessionsSQL counts the sessions of role $1 (a fence proves with it that none
-// survived).
+// RoleSessionsSQL counts the sessions of role $1 that started before $2 (a fence
+// proves with it that none opened before the fence survived; later ones carry it).
 func (d Dialect) RoleSessionsSQL() string {
-	return "SELECT count(*) FROM pg_stat_activity WHERE usename = $1"
+	return "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND backend_start < $2"
 }
