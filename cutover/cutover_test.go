@@ -208,6 +208,11 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	if rep, err := Cutover(ctx, opts); err != nil || rep.Verdict != "nothing-to-do" {
 		t.Fatalf("a cutover over a live new side must do nothing: %v %+v", err, rep.World)
 	}
+	// xckit cdc stop --site stops the run the cutover started (the rollbacks below
+	// start it again at wait-cdc).
+	if out, err := exec.Command(xckit, "cdc", "stop", "--site", lab.SiteFile(o.Dir)).CombinedOutput(); err != nil || livePid(CDCPidFile(site)) != 0 {
+		t.Fatalf("cdc stop --site: %v %s", err, out)
+	}
 
 	// Kill the rollback after each step and --resume: it completes with RPO 0, and at
 	// no stop are both sides writable.

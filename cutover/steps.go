@@ -140,7 +140,11 @@ func sides(ctx context.Context, o *op) (*dbx.DB, *dbx.DB, error) {
 	return src, legacy, nil
 }
 
-func cdcPid(o *op) string { return filepath.Join(o.Site.New.Prefix, "run", "cdc.pid") }
+func cdcPid(o *op) string { return CDCPidFile(o.Site) }
+
+// CDCPidFile is where the cdc run that the runbooks start for a site keeps its pid
+// (xckit cdc stop --site finds it there).
+func CDCPidFile(s *Site) string { return filepath.Join(s.New.Prefix, "run", "cdc.pid") }
 
 // startCDC runs `xckit cdc run` in the background, detached, with a pid file.
 func startCDC(ctx context.Context, o *op) (string, error) {

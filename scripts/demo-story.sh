@@ -18,8 +18,8 @@ INSTALL=(--profile lab --prefix "$LAB_DIR/new" --listen 127.0.0.1:28080)
 step() { printf '\n== %s\n' "$*"; }
 
 # A previous demo's new side goes: its install, CDC and database.
+$X cdc stop --site "$LAB_DIR/site.yaml" --log-level warn >/dev/null 2>&1 || true
 $X uninstall "${INSTALL[@]}" --log-level warn >/dev/null 2>&1 || true
-[ -f "$LAB_DIR/new/run/cdc.pid" ] && kill "$(cat "$LAB_DIR/new/run/cdc.pid")" 2>/dev/null || true
 $X cdc drop --yes --log-level warn 2>/dev/null || true
 psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS payd" -c "ALTER ROLE pay RESET default_transaction_read_only" 2>/dev/null
 # The legacy platform is the live one at the start of the story.

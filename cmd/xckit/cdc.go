@@ -19,6 +19,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/xckit/xckit/cdc"
+	"github.com/xckit/xckit/cutover"
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/profiles"
 )
@@ -161,10 +162,12 @@ func cdcCommand() *cli.Command {
 			{
 				Name:      "stop",
 				Usage:     "stop the cdc run of a slot on this host (SIGTERM: it finishes its batch) and wait for it",
-				UsageText: "xckit cdc stop [--slot NAME] [--pid-file FILE] [--timeout D]\n\nExample:\n   xckit cdc stop --slot xckit_cdc",
+				UsageText: "xckit cdc stop [--slot NAME] [--pid-file FILE | --site FILE] [--timeout D]\n\n" +
+					"--site stops the run that xckit cutover (or the rollback's wait) started for that site.\n\nExample:\n   xckit cdc stop --site .xckit-lab/site.yaml",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "slot", Value: "xckit_cdc", Usage: "replication slot `NAME`"},
 					&cli.StringFlag{Name: "pid-file", Usage: "pid file of the run (default: $TMPDIR/xckit-cdc-<slot>.pid)"},
+					&cli.StringFlag{Name: "site", Usage: "site.yaml `FILE`: the run its cutover started (<prefix>/run/cdc.pid)"},
 					&cli.DurationFlag{Name: "timeout", Value: time.Minute, Usage: "wait this long for it to finish"},
 				},
 				Action: cdcStop,
@@ -572,6 +575,13 @@ func cdcPidFile(c *cli.Context) string {
 
 func cdcStop(c *cli.Context) error {
 	file := cdcPidFile(c)
+	if f := c.String("site"); f != "" {
+		site, err := cutover.LoadSite(f)
+		if err != nil {
+			return usage("%v", err)
+		}
+		file = cutover.CDCPidFile(site)
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return failed("no cdc run of slot %s on this host (%s: %v)", c.String("slot"), file, err)
