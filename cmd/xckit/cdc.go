@@ -160,8 +160,8 @@ func cdcCommand() *cli.Command {
 				Action:    cdcStatus,
 			},
 			{
-				Name:      "stop",
-				Usage:     "stop the cdc run of a slot on this host (SIGTERM: it finishes its batch) and wait for it",
+				Name:  "stop",
+				Usage: "stop the cdc run of a slot on this host (SIGTERM: it finishes its batch) and wait for it",
 				UsageText: "xckit cdc stop [--slot NAME] [--pid-file FILE | --site FILE] [--timeout D]\n\n" +
 					"--site stops the run that xckit cutover (or the rollback's wait) started for that site.\n\nExample:\n   xckit cdc stop --site .xckit-lab/site.yaml",
 				Flags: []cli.Flag{
