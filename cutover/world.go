@@ -98,22 +98,14 @@ func roleFenced(ctx context.Context, o *op) (bool, error) {
 	return fencedRole(ctx, admin, app.User)
 }
 
-// fencedRole reads pg_roles.rolconfig (openGauss and PostgreSQL alike) for the fence.
+// fencedRole reads whether the role carries the read-only fence (dbx.RoleFencedSQL,
+// the query install's db-bootstrap asks too).
 func fencedRole(ctx context.Context, admin *dbx.DB, user string) (bool, error) {
-	var cfg *string
-	err := admin.QueryRowContext(ctx, "SELECT array_to_string(rolconfig, ',') FROM pg_roles WHERE rolname = $1", user).Scan(&cfg)
-	if err != nil {
+	var n int
+	if err := admin.QueryRowContext(ctx, admin.Dialect.RoleFencedSQL(), user).Scan(&n); err != nil {
 		return false, fmt.Errorf("read role %s: %w", user, err)
 	}
-	if cfg == nil {
-		return false, nil
-	}
-	for _, kv := range strings.Split(*cfg, ",") {
-		if strings.TrimSpace(kv) == "default_transaction_read_only=on" {
-			return true, nil
-		}
-	}
-	return false, nil
+	return n > 0, nil
 }
 
 // admitRollback decides from the world whether a rollback has anything to do.

@@ -122,8 +122,7 @@ func bootstrapActions(ctx context.Context, r *run, admin *dbx.DB) ([][2]string, 
 	if err != nil {
 		return nil, err
 	}
-	fenced, err := exists(`SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
-		WHERE r.rolname = $1 AND array_to_string(s.setconfig, ',') LIKE '%default_transaction_read_only=on%'`, app.User)
+	fenced, err := exists(admin.Dialect.RoleFencedSQL(), app.User)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/xckit/xckit/internal/labtest"
+	"github.com/xckit/xckit/internal/nettest"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -188,23 +188,10 @@ func TestSIGTERMEndsAHungCommand(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v %s", err, out)
 	}
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	silent := nettest.Silent(t)
 	// cdc wait polls for up to --timeout: long enough to be hung for this test.
-	cmd := exec.Command(bin, "cdc", "wait", "--source", "opengauss://pay:pw@"+silent.Addr().String()+"/payd",
-		"--target", "mysql://pay:pw@"+silent.Addr().String()+"/payd", "--timeout", "10m")
+	cmd := exec.Command(bin, "cdc", "wait", "--source", "opengauss://pay:pw@"+silent+"/payd",
+		"--target", "mysql://pay:pw@"+silent+"/payd", "--timeout", "10m")
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
 	if err := cmd.Start(); err != nil {
@@ -213,7 +200,7 @@ func TestSIGTERMEndsAHungCommand(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	sent := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	took := time.Since(sent)
 	if err == nil || took > stopGrace+500*time.Millisecond {
 		t.Errorf("after SIGTERM: exit %v after %v, want non-zero within %v\n%s", err, took, stopGrace, errb.String())

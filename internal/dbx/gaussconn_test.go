@@ -11,6 +11,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/xckit/xckit/internal/nettest"
 )
 
 // fakeGauss is the one fake in this package: openGauss cannot run here, so a listener
@@ -198,25 +200,12 @@ func TestPgxThroughGaussHandshake(t *testing.T) {
 // derivation last, ends within the connect deadline with an error that says so.
 func TestConnectDeadline(t *testing.T) {
 	t.Parallel()
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer silent.Close()
-	go func() {
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close()
-		}
-	}()
+	silent := nettest.Silent(t)
 	vec := sharedVectors(t)
 	slow := vec[2]
 	slow.Iteration = maxGaussIteration // minutes of PBKDF2 on this machine
 	f := startFakeGauss(t, gaussLayout(authSHA256, slow), "openGauss")
-	for name, addr := range map[string]string{"silent": silent.Addr().String(), "slow proof": f.ln.Addr().String()} {
+	for name, addr := range map[string]string{"silent": silent, "slow proof": f.ln.Addr().String()} {
 		start := time.Now()
 		_, err := Open(context.Background(), "opengauss://pay:pw@"+addr+"/payd", Options{ConnectTimeout: 2 * time.Second})
 		took := time.Since(start)

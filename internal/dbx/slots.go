@@ -95,3 +95,10 @@ func (d Dialect) EndSessionsSQL() string {
 func (d Dialect) RoleSessionsSQL() string {
 	return "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND backend_start < $2"
 }
+
+// RoleFencedSQL counts the settings that make role $1 read-only (the rollback's fence,
+// ALTER ROLE ... SET default_transaction_read_only = on): 0 when it may write.
+func (d Dialect) RoleFencedSQL() string {
+	return `SELECT count(*) FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+		WHERE r.rolname = $1 AND array_to_string(s.setconfig, ',') LIKE '%default_transaction_read_only=on%'`
+}
