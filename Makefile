@@ -32,7 +32,7 @@ vet: ## gofmt check, go vet, no build output or large non-test files tracked in 
 
 test: setup build vet ## every test (-race), lab integration tests included; the test lab is removed afterwards
 	@set -o pipefail; status=0; \
-	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) $(GO) test -race -count=1 -timeout 20m ./... 2>&1 | tee .test.log || status=$$?; \
+	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -race -count=1 -timeout 20m ./... 2>&1 | tee .test.log || status=$$?; \
 	$(XCKIT) lab down --purge --dir $(TESTLAB_DIR) --log-level warn || true; \
 	rm -f $(TESTLAB_DIR).lock; \
 	exit $$status
@@ -64,7 +64,7 @@ bench-generator: setup build ## the load generator vs wrk on a trivial endpoint,
 
 bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag at 1000 payments/s (about 2 min)
 	scripts/bench-cdc.sh
-	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) $(GO) test -count=1 -run '^$$' -bench CDCLag -benchtime 1x ./cdc
+	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -count=1 -run '^$$' -bench CDCLag -benchtime 1x ./cdc
 
 bench-model: setup build ## the model-based runbook test, longer: 1000 random operations under load (about 10 min)
 	XCKIT_MODEL_OPS=1000 XCKIT_MODEL_BUDGET=15m $(GO) test -count=1 -timeout 30m -run TestModelRunbooks -v ./cutover

@@ -23,7 +23,20 @@ type pair struct {
 	dstDSN   string
 }
 
+// labPlugin is the lab's gauss's decoding plugin: openGauss's mppdb_decoding (the
+// lab builds its PostgreSQL twin, lab/plugin).
+const labPlugin = "mppdb_decoding"
+
+// postgresSource: the source is the PostgreSQL behind the lab's front, reached through
+// its socket, where PostgreSQL's own plugins load (test_decoding, wal2json).
+const postgresSource = "postgres"
+
 func newPair(t testing.TB, target string) *pair {
+	t.Helper()
+	return newPairFrom(t, labtest.Gauss, target)
+}
+
+func newPairFrom(t testing.TB, source, target string) *pair {
 	t.Helper()
 	env := labtest.Ensure(t)
 	name := labtest.DatabaseName("cdc", t)
@@ -31,6 +44,10 @@ func newPair(t testing.TB, target string) *pair {
 	dstDSN := labtest.FreshDatabase(t, env, target, name+"_t")
 	// The source connection needs the right to use replication slots: the lab's admin.
 	sd, _ := dbx.ParseDSN(env.GaussAdminDSN)
+	if source == postgresSource {
+		sd, _ = dbx.ParseDSN(env.GaussPostgresDSN)
+		sd.Params.Set("options", "-c dynamic_library_path=$libdir")
+	}
 	sd.Database = name + "_s"
 	ctx := context.Background()
 	src, err := dbx.OpenDSN(ctx, sd, dbx.Options{})
@@ -135,14 +152,18 @@ func startPipeline(t *testing.T, p *pair, slot, plugin string) *running {
 	return r
 }
 
+// Every type, both ways: openGauss's mppdb_decoding from the lab's gauss (its
+// openGauss front, its plugin), and PostgreSQL's own plugins from the PostgreSQL
+// behind it (xckit's PostgreSQL support).
 func TestRoundTripEveryType(t *testing.T) {
-	for _, c := range []struct{ plugin, target string }{
-		{"test_decoding", labtest.Legacy},
-		{"wal2json", labtest.Legacy},
-		{"test_decoding", labtest.Gauss},
+	for _, c := range []struct{ plugin, source, target string }{
+		{labPlugin, labtest.Gauss, labtest.Legacy},
+		{labPlugin, labtest.Gauss, labtest.Gauss},
+		{"test_decoding", postgresSource, labtest.Legacy},
+		{"wal2json", postgresSource, labtest.Legacy},
 	} {
 		t.Run(c.plugin+"_to_"+c.target, func(t *testing.T) {
-			p := newPair(t, c.target)
+			p := newPairFrom(t, c.source, c.target)
 			execSQL(t, p.src, pgTypes)
 			execSQL(t, p.dst, targetTypes[c.target])
 			slot := slotName(t)
@@ -192,13 +213,13 @@ func TestUnapplicableChangeStopsAndResumes(t *testing.T) {
 	execSQL(t, p.src, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))")
 	execSQL(t, p.dst, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(5))")
 	slot := slotName(t)
-	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: "test_decoding"}); err != nil {
+	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: labPlugin}); err != nil {
 		t.Fatal(err)
 	}
 	// One source transaction of three rows: the sink sends them as one multi-row
 	// statement, and on failure finds the row to blame.
 	execSQL(t, p.src, "INSERT INTO notes VALUES (1, 'ok')", "INSERT INTO notes VALUES (2, 'far too long for the legacy column'), (3, 'ok'), (4, 'ok')")
-	dec, _ := cdc.DecoderFor("test_decoding")
+	dec, _ := cdc.DecoderFor(labPlugin)
 	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1), Sink: cdc.NewSink(p.dst, slot), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -219,7 +240,7 @@ func TestUnapplicableChangeStopsAndResumes(t *testing.T) {
 	}
 	// Fix the column; the same run resumes from the failed change.
 	execSQL(t, p.dst, "ALTER TABLE notes MODIFY body VARCHAR(100)")
-	r := startPipeline(t, p, slot, "test_decoding")
+	r := startPipeline(t, p, slot, labPlugin)
 	waitCaughtUp(t, p, slot, r)
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
@@ -346,7 +367,7 @@ func TestCreateTablesAndGBK(t *testing.T) {
 	p := newPair(t, labtest.Legacy)
 	execSQL(t, p.src, "CREATE TABLE made (id BIGINT PRIMARY KEY, amt NUMERIC(20,2) NOT NULL, name VARCHAR(30), note TEXT, ok BOOLEAN, at TIMESTAMPTZ, raw BYTEA)")
 	slot := slotName(t)
-	res, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: "test_decoding", CreateTables: true})
+	res, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: labPlugin, CreateTables: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +387,7 @@ func TestCreateTablesAndGBK(t *testing.T) {
 	// A gbk legacy column: a character gbk cannot hold stops the run and names the row.
 	execSQL(t, p.dst, "ALTER TABLE made MODIFY name VARCHAR(30) CHARACTER SET gbk")
 	execSQL(t, p.src, "INSERT INTO made VALUES (1, 1.5, '中文没问题', 'x', true, now(), NULL)", "INSERT INTO made VALUES (2, 2.5, 'emoji 😀', 'y', false, now(), NULL)")
-	dec, _ := cdc.DecoderFor("test_decoding")
+	dec, _ := cdc.DecoderFor(labPlugin)
 	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1000), Sink: cdc.NewSink(p.dst, slot), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -388,11 +409,11 @@ func TestTruncateStopsTheRun(t *testing.T) {
 	execSQL(t, p.src, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))")
 	execSQL(t, p.dst, "CREATE TABLE notes (id BIGINT PRIMARY KEY, body VARCHAR(100))")
 	slot := slotName(t)
-	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: "test_decoding"}); err != nil {
+	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot, Plugin: labPlugin}); err != nil {
 		t.Fatal(err)
 	}
 	execSQL(t, p.src, "INSERT INTO notes VALUES (1, 'before')", "TRUNCATE notes", "INSERT INTO notes VALUES (2, 'after')")
-	dec, _ := cdc.DecoderFor("test_decoding")
+	dec, _ := cdc.DecoderFor(labPlugin)
 	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1), Sink: cdc.NewSink(p.dst, slot), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -46,7 +46,7 @@ func BenchmarkCDCLagUnderLoad(b *testing.B) {
 		if _, err := cdc.Init(ctx, cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot}); err != nil {
 			b.Fatal(err)
 		}
-		dec, _ := cdc.DecoderFor("test_decoding")
+		dec, _ := cdc.DecoderFor(labPlugin)
 		runCtx, stop := context.WithCancel(ctx)
 		pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 5000), Sink: cdc.NewSink(p.dst, slot), Idle: 20 * time.Millisecond,
 			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}

@@ -95,10 +95,10 @@ func TestTargetOutage(t *testing.T) {
 	}
 	defer viaProxy.Close()
 	slot := slotName(t)
-	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: viaProxy, Slot: slot, Plugin: "test_decoding"}); err != nil {
+	if _, err := cdc.Init(context.Background(), cdc.InitOptions{Source: p.src, Target: viaProxy, Slot: slot, Plugin: labPlugin}); err != nil {
 		t.Fatal(err)
 	}
-	dec, _ := cdc.DecoderFor("test_decoding")
+	dec, _ := cdc.DecoderFor(labPlugin)
 	stats := &cdc.Stats{}
 	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 50), Sink: cdc.NewSink(viaProxy, slot), Stats: stats,
 		MaxWait: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}

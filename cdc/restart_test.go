@@ -50,10 +50,10 @@ func TestLegacyRestart(t *testing.T) {
 	defer dst.Close()
 	execSQL(t, src, "CREATE TABLE ev (id BIGINT PRIMARY KEY, v TEXT)")
 	execSQL(t, dst, "CREATE TABLE ev (id BIGINT PRIMARY KEY, v TEXT)")
-	if _, err := cdc.Init(ctx, cdc.InitOptions{Source: src, Target: dst, Slot: "restart", Plugin: "test_decoding"}); err != nil {
+	if _, err := cdc.Init(ctx, cdc.InitOptions{Source: src, Target: dst, Slot: "restart", Plugin: labPlugin}); err != nil {
 		t.Fatal(err)
 	}
-	dec, _ := cdc.DecoderFor("test_decoding")
+	dec, _ := cdc.DecoderFor(labPlugin)
 	stats := &cdc.Stats{}
 	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(src, "restart", dec, 50), Sink: cdc.NewSink(dst, "restart"), Stats: stats,
 		MaxWait: 500 * time.Millisecond, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}

@@ -119,6 +119,10 @@ func TestInstallTwiceUpgradeRollbackUninstall(t *testing.T) {
 	if err != nil {
 		t.Fatalf("uninstall: %v %v", err, did)
 	}
+	// The CDC role was the cluster's before install (the lab's): it stays.
+	if !strings.Contains(strings.Join(did, "\n"), "kept role xckit_cdc") {
+		t.Errorf("uninstall --drop-data must keep a role install did not create: %v", did)
+	}
 	if _, err := os.Stat(o.Prefix); !os.IsNotExist(err) {
 		entries, _ := os.ReadDir(o.Prefix)
 		t.Errorf("uninstall left %v", entries)
@@ -283,7 +287,7 @@ func TestStartRefusesATakenPort(t *testing.T) {
 }
 
 // The application database as gs_initdb leaves it: schema public owned by the
-// administrator, CREATE revoked from PUBLIC, so owning the database gives no CREATE
+// initial user, CREATE revoked from PUBLIC, so owning the database gives no CREATE
 // there. db-bootstrap grants what the migrations need; the install goes through.
 func TestInstallOntoOpenGaussPublicSchema(t *testing.T) {
 	o := fixture(t, "inst_gs")
@@ -302,42 +306,16 @@ func TestInstallOntoOpenGaussPublicSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ad, _ := dbx.ParseDSN(o.AdminDB)
-	adminUser := ad.User
-	ad.Database = app.Database
-	inApp, err := dbx.OpenDSN(ctx, ad, dbx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, q := range []string{"ALTER SCHEMA public OWNER TO " + adminUser, "REVOKE CREATE ON SCHEMA public FROM PUBLIC"} {
-		if _, err := inApp.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	inApp.Close()
-	// With a CDC role: it must read the platform's tables (USAGE comes through PUBLIC,
-	// SELECT must be granted, also on the tables the migrations create).
-	t.Setenv("XCKIT_CDC_PASSWORD", "Cdc-pw-0123456789")
-	t.Cleanup(func() { // the role is the cluster's: leave the shared lab as it was
-		if db, err := dbx.OpenDSN(context.Background(), ad, dbx.Options{}); err == nil {
-			db.Exec("DROP OWNED BY xckit_cdc")
-			db.Close()
-		}
-		if db, err := dbx.Open(context.Background(), o.AdminDB, dbx.Options{}); err == nil {
-			db.Exec("DROP ROLE IF EXISTS xckit_cdc")
-			db.Close()
-		}
-	})
+	// The lab's gauss makes every database as gs_initdb does: public belongs to the
+	// initial user and PUBLIC may not create there. The lab's CDC role (REPLICATION,
+	// nothing else) must be granted what it reads, also the tables migrations make.
 	var out bytes.Buffer
 	o.Out = &out
 	if _, err := Install(ctx, o); err != nil {
 		t.Fatalf("install onto a gs_initdb-like public schema: %v\n%s", err, out.String())
 	}
-	cd := ad
-	cd.User, cd.Password = "xckit_cdc", "Cdc-pw-0123456789"
-	if _, err := admin.Exec("ALTER ROLE xckit_cdc PASSWORD 'Cdc-pw-0123456789'"); err != nil {
-		t.Fatal(err)
-	}
+	cd, _ := dbx.ParseDSN(labtest.Ensure(t).GaussCDCDSN)
+	cd.Database = app.Database
 	cdcDB, err := dbx.OpenDSN(ctx, cd, dbx.Options{})
 	if err != nil {
 		t.Fatal(err)

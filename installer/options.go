@@ -36,6 +36,10 @@ type Options struct {
 
 func (o Options) journalPath() string    { return filepath.Join(o.Prefix, "state", "install.journal") }
 func (o Options) etc(name string) string { return filepath.Join(o.Prefix, "etc", name) }
-func (o Options) run(name string) string { return filepath.Join(o.Prefix, "run", name) }
-func (o Options) paydDir() string        { return filepath.Join(o.Prefix, "payd") }
-func (o Options) current() string        { return filepath.Join(o.paydDir(), "current") }
+
+// createdRolesPath lists the cluster roles install created (uninstall --drop-data drops
+// those, never one that was there before).
+func (o Options) createdRolesPath() string { return filepath.Join(o.Prefix, "state", "created-roles") }
+func (o Options) run(name string) string   { return filepath.Join(o.Prefix, "run", name) }
+func (o Options) paydDir() string          { return filepath.Join(o.Prefix, "payd") }
+func (o Options) current() string          { return filepath.Join(o.paydDir(), "current") }

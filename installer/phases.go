@@ -166,6 +166,32 @@ func bootstrapActions(ctx context.Context, r *run, admin *dbx.DB) ([][2]string, 
 	return acts, nil
 }
 
+// recordCreatedRole notes a cluster role install made, for uninstall --drop-data.
+func recordCreatedRole(o Options, role string) error {
+	if err := os.MkdirAll(filepath.Dir(o.createdRolesPath()), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(o.createdRolesPath(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("record the role install created: %w", err)
+	}
+	if _, err := fmt.Fprintln(f, role); err != nil {
+		f.Close()
+		return fmt.Errorf("record the role install created: %w", err)
+	}
+	return f.Close()
+}
+
+// createdRoles reads what recordCreatedRole wrote.
+func createdRoles(o Options) map[string]bool {
+	b, _ := os.ReadFile(o.createdRolesPath())
+	out := map[string]bool{}
+	for _, l := range strings.Fields(string(b)) {
+		out[l] = true
+	}
+	return out
+}
+
 func planBootstrap(ctx context.Context, r *run) ([]string, error) {
 	admin, err := r.adminDB(ctx)
 	if err != nil {
@@ -223,6 +249,11 @@ func applyBootstrap(ctx context.Context, r *run) (int, error) {
 		}
 		if _, err := admin.ExecContext(ctx, a[1]); err != nil {
 			return 0, fmt.Errorf("%s: %w", a[0], err)
+		}
+		if strings.HasPrefix(a[1], "CREATE ROLE xckit_cdc ") {
+			if err := recordCreatedRole(r.o, "xckit_cdc"); err != nil {
+				return 0, err
+			}
 		}
 		r.note("%s", a[0])
 	}

@@ -28,6 +28,7 @@ func Uninstall(ctx context.Context, o Options, dropData bool) ([]string, error) 
 	}
 	r := &run{o: o}
 	defer r.close()
+	made := createdRoles(o) // read before the state directory goes
 	var did []string
 	if pid := r.paydPID(); pid != 0 {
 		if err := stopPID(pid, 30*time.Second); err != nil {
@@ -71,11 +72,16 @@ func Uninstall(ctx context.Context, o Options, dropData bool) ([]string, error) 
 		return did, err
 	}
 	q := admin.Dialect.QuoteIdent
-	for _, stmt := range []string{
+	stmts := []string{
 		fmt.Sprintf("DROP DATABASE IF EXISTS %s", q(app.Database)),
 		fmt.Sprintf("DROP ROLE IF EXISTS %s", q(app.User)),
-		"DROP ROLE IF EXISTS xckit_cdc",
-	} {
+	}
+	if made["xckit_cdc"] {
+		stmts = append(stmts, "DROP ROLE IF EXISTS xckit_cdc")
+	} else {
+		did = append(did, "kept role xckit_cdc (install did not create it)")
+	}
+	for _, stmt := range stmts {
 		if _, err := admin.ExecContext(ctx, stmt); err != nil {
 			return did, fmt.Errorf("%s: %w", stmt, err)
 		}

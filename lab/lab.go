@@ -67,24 +67,29 @@ func (o Options) withDefaults() Options {
 // State is the lab's record of itself, <dir>/lab.json (mode 0600: it holds the lab's
 // passwords).
 type State struct {
-	Dir             string    `json:"dir"`
-	GaussPort       int       `json:"gauss_port"`
-	LegacyPort      int       `json:"legacy_port"`
-	LBPort          int       `json:"lb_port"`
-	LegacyAppPort   int       `json:"legacy_app_port"`
-	NewAppPort      int       `json:"new_app_port"`
-	MerchantID      string    `json:"merchant_id"`
-	MerchantKey     string    `json:"merchant_key"`
-	PaydBin         string    `json:"payd_bin,omitempty"`
-	GaussAdminUser  string    `json:"gauss_admin_user"`
-	GaussAdminPass  string    `json:"gauss_admin_password"`
-	AppUser         string    `json:"app_user"`
-	GaussAppPass    string    `json:"gauss_app_password"`
-	LegacyAdminUser string    `json:"legacy_admin_user"`
-	LegacyAdminPass string    `json:"legacy_admin_password"`
-	LegacyAppPass   string    `json:"legacy_app_password"`
-	Database        string    `json:"database"`
-	CreatedAt       time.Time `json:"created_at"`
+	Dir           string `json:"dir"`
+	GaussPort     int    `json:"gauss_port"`
+	LegacyPort    int    `json:"legacy_port"`
+	LBPort        int    `json:"lb_port"`
+	LegacyAppPort int    `json:"legacy_app_port"`
+	NewAppPort    int    `json:"new_app_port"`
+	MerchantID    string `json:"merchant_id"`
+	MerchantKey   string `json:"merchant_key"`
+	PaydBin       string `json:"payd_bin,omitempty"`
+	// GaussInitialUser owns the cluster (gs_initdb's omm): reachable through the
+	// socket only. GaussAdminUser is the kit's administrator, another role.
+	GaussInitialUser string    `json:"gauss_initial_user"`
+	GaussAdminUser   string    `json:"gauss_admin_user"`
+	GaussAdminPass   string    `json:"gauss_admin_password"`
+	GaussCDCUser     string    `json:"gauss_cdc_user"` // REPLICATION, SELECT on what the installer grants
+	GaussCDCPass     string    `json:"gauss_cdc_password"`
+	AppUser          string    `json:"app_user"`
+	GaussAppPass     string    `json:"gauss_app_password"`
+	LegacyAdminUser  string    `json:"legacy_admin_user"`
+	LegacyAdminPass  string    `json:"legacy_admin_password"`
+	LegacyAppPass    string    `json:"legacy_app_password"`
+	Database         string    `json:"database"`
+	CreatedAt        time.Time `json:"created_at"`
 }
 
 // appPorts places the platforms beside the balancer: 28081 (legacy) and 28080 (new)
@@ -159,7 +164,8 @@ func ensureState(o Options) (State, error) {
 	}
 	s = State{
 		Dir: o.Dir, GaussPort: o.GaussPort, LegacyPort: o.LegacyPort, LBPort: o.LBPort,
-		GaussAdminUser: "xcadmin", GaussAdminPass: password(),
+		GaussInitialUser: "omm", GaussAdminUser: "xcadmin", GaussAdminPass: password(),
+		GaussCDCUser: "xckit_cdc", GaussCDCPass: password(),
 		AppUser: "pay", GaussAppPass: password(),
 		LegacyAdminUser: "xcadmin", LegacyAdminPass: password(), LegacyAppPass: password(),
 		Database: "payd", CreatedAt: time.Now().UTC().Truncate(time.Second),
@@ -208,7 +214,7 @@ type part interface {
 }
 
 func parts(s State, o Options) ([]part, error) {
-	g, err := newGauss(s, o.Log)
+	g, err := newGauss(s, o)
 	if err != nil {
 		return nil, err
 	}
@@ -355,14 +361,23 @@ func statusOf(ctx context.Context, s State, ps []part) Status {
 
 // Env is how programs and people reach the lab.
 type Env struct {
-	GaussDSN       string `json:"gauss_dsn"`
-	GaussAdminDSN  string `json:"gauss_admin_dsn"`
-	LegacyDSN      string `json:"legacy_dsn"`
-	LegacyAdminDSN string `json:"legacy_admin_dsn"`
-	LBURL          string `json:"lb_url"`
-	LegacyURL      string `json:"legacy_url"`
-	MerchantID     string `json:"merchant_id"`
-	MerchantKey    string `json:"merchant_key"`
+	GaussDSN      string `json:"gauss_dsn"`
+	GaussAdminDSN string `json:"gauss_admin_dsn"`
+	// GaussCDCDSN is the CDC user's (REPLICATION, SELECT) on the platform's database.
+	GaussCDCDSN string `json:"gauss_cdc_dsn"`
+	// GaussPostgresDSN reaches the PostgreSQL behind the front through its socket, as
+	// the initial user: for the lab's own tools (pg_recvlogical in the benchmarks) and
+	// tests of xckit's PostgreSQL support, never for the kit's openGauss paths.
+	GaussPostgresDSN string `json:"gauss_postgres_dsn"`
+	// GaussPostgresTCP is host:port of that PostgreSQL over TCP (md5 and SCRAM logins
+	// only): for tests that xckit's PostgreSQL support keeps working.
+	GaussPostgresTCP string `json:"gauss_postgres_tcp"`
+	LegacyDSN        string `json:"legacy_dsn"`
+	LegacyAdminDSN   string `json:"legacy_admin_dsn"`
+	LBURL            string `json:"lb_url"`
+	LegacyURL        string `json:"legacy_url"`
+	MerchantID       string `json:"merchant_id"`
+	MerchantKey      string `json:"merchant_key"`
 }
 
 // EnvOf returns the DSNs (with passwords: they are the lab's own) and URLs.
@@ -380,13 +395,16 @@ func EnvOf(o Options) (Env, error) {
 
 func (s State) env() Env {
 	return Env{
-		GaussDSN:       fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.GaussAppPass, s.GaussPort, s.Database),
-		GaussAdminDSN:  fmt.Sprintf("postgres://%s:%s@127.0.0.1:%d/postgres", s.GaussAdminUser, s.GaussAdminPass, s.GaussPort),
-		LegacyDSN:      fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.LegacyAppPass, s.LegacyPort, s.Database),
-		LegacyAdminDSN: fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/", s.LegacyAdminUser, s.LegacyAdminPass, s.LegacyPort),
-		LBURL:          fmt.Sprintf("http://127.0.0.1:%d", s.LBPort),
-		LegacyURL:      fmt.Sprintf("http://127.0.0.1:%d", s.LegacyAppPort),
-		MerchantID:     s.MerchantID,
-		MerchantKey:    s.MerchantKey,
+		GaussDSN:         fmt.Sprintf("opengauss://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.GaussAppPass, s.GaussPort, s.Database),
+		GaussAdminDSN:    fmt.Sprintf("opengauss://%s:%s@127.0.0.1:%d/postgres", s.GaussAdminUser, s.GaussAdminPass, s.GaussPort),
+		GaussCDCDSN:      fmt.Sprintf("opengauss://%s:%s@127.0.0.1:%d/%s", s.GaussCDCUser, s.GaussCDCPass, s.GaussPort, s.Database),
+		GaussPostgresDSN: fmt.Sprintf("postgres://%s@localhost/%s?host=%s&port=%d", s.GaussInitialUser, s.Database, filepath.Join(s.Dir, "gauss"), s.GaussPort+1),
+		GaussPostgresTCP: fmt.Sprintf("127.0.0.1:%d", s.GaussPort+1),
+		LegacyDSN:        fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.LegacyAppPass, s.LegacyPort, s.Database),
+		LegacyAdminDSN:   fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/", s.LegacyAdminUser, s.LegacyAdminPass, s.LegacyPort),
+		LBURL:            fmt.Sprintf("http://127.0.0.1:%d", s.LBPort),
+		LegacyURL:        fmt.Sprintf("http://127.0.0.1:%d", s.LegacyAppPort),
+		MerchantID:       s.MerchantID,
+		MerchantKey:      s.MerchantKey,
 	}
 }

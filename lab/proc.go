@@ -230,8 +230,8 @@ func tailFile(path string, n int) string {
 // stopKitProcesses stops every payd and xckit whose pid file lies under dir (an
 // installed payd's <prefix>/run/payd.pid, cutover's cdc.pid, the legacy payd): SIGTERM,
 // then SIGKILL after a grace period. It returns what it stopped ("payd pid 123
-// (new/run/payd.pid)"). Pid files of other programs (the databases, nginx) are left
-// to their parts.
+// (new/run/payd.pid)"). Pid files of other programs (the databases, nginx) and of the
+// gauss front are left to their parts.
 func stopKitProcesses(dir string) ([]string, error) {
 	var stopped []string
 	var errs []error
@@ -244,6 +244,9 @@ func stopKitProcesses(dir string) ([]string, error) {
 		}
 		if d.IsDir() || !strings.HasSuffix(d.Name(), ".pid") {
 			return nil
+		}
+		if rel, _ := filepath.Rel(dir, path); rel == filepath.Join("gauss", "front.pid") {
+			return nil // the lab's own: its part stops it
 		}
 		pid := readPID(path)
 		for _, comm := range []string{"payd", "xckit"} {

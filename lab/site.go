@@ -49,7 +49,7 @@ smoke:
   key: %s
   agreement: ag-seed-1
   channel: tenpay
-`, q(e.GaussDSN), q(e.GaussAdminDSN), q(strings.TrimSuffix(e.GaussAdminDSN, "/postgres")+"/"+s.Database), q(filepath.Join(s.Dir, "new")), s.NewAppPort,
+`, q(e.GaussDSN), q(e.GaussAdminDSN), q(e.GaussCDCDSN), q(filepath.Join(s.Dir, "new")), s.NewAppPort,
 		q(e.LegacyDSN),
 		q(fmt.Sprintf("%s lab up --dir %s --parts legacy-app --log-level warn", xckit, s.Dir)),
 		q(fmt.Sprintf("%s lab down --dir %s --parts legacy-app --log-level warn", xckit, s.Dir)),

@@ -8,9 +8,11 @@ X=bin/xckit
 LAB_DIR=${LAB_DIR:-.xckit-lab}
 ROWS=${ROWS:-200000}
 $X lab up --dir "$LAB_DIR" --log-level warn >/dev/null
-eval "$($X lab env --dir "$LAB_DIR")"
+. scripts/lab-env.sh
+# pg_recvlogical cannot log in to openGauss: both read the PostgreSQL behind the lab's
+# openGauss front through its socket, with the lab's mppdb_decoding (the same output).
 PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_recvlogical | tail -1)")
-SRC="${XCKIT_GAUSS_ADMIN_DSN%/postgres}/cdcbench"
+SRC=$(pgsock cdcbench)
 DST="${XCKIT_LEGACY_ADMIN_DSN%/}/cdcbench"
 mysql_pw=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
 mysql_port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
@@ -20,13 +22,13 @@ run_case() { # name, SQL that fills the source
   local name=$1 fill=$2
   $X cdc drop --source "$SRC" --target "$DST" --slot bench --yes --log-level error 2>/dev/null || true
   psql "$SRC" -qc "SELECT pg_drop_replication_slot('bench_twin') FROM pg_replication_slots WHERE slot_name = 'bench_twin'" >/dev/null 2>&1 || true
-  psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS cdcbench" -c "CREATE DATABASE cdcbench" >/dev/null 2>&1
+  pgsql postgres -q -c "DROP DATABASE IF EXISTS cdcbench" -c "CREATE DATABASE cdcbench" >/dev/null 2>&1
   my -e "DROP DATABASE IF EXISTS cdcbench; CREATE DATABASE cdcbench"
   local ddl="CREATE TABLE payments (req_id VARCHAR(64) PRIMARY KEY, merchant VARCHAR(64) NOT NULL, type VARCHAR(8) NOT NULL, agreement_id VARCHAR(40) NOT NULL, account_id BIGINT NOT NULL, channel VARCHAR(32) NOT NULL, amount BIGINT NOT NULL, currency CHAR(3) NOT NULL, status VARCHAR(16) NOT NULL, code VARCHAR(32) NOT NULL, body_hash CHAR(64) NOT NULL, created_at TIMESTAMP(6) NOT NULL)"
   psql "$SRC" -qc "$ddl"
   my cdcbench -e "${ddl/TIMESTAMP(6)/DATETIME(6)}"
-  $X cdc init --source "$SRC" --target "$DST" --slot bench --log-level warn >/dev/null
-  psql "$SRC" -qc "SELECT pg_create_logical_replication_slot('bench_twin', 'test_decoding')" >/dev/null
+  $X cdc init --source "$SRC" --target "$DST" --slot bench --plugin mppdb_decoding --log-level warn >/dev/null
+  psql "$SRC" -qc "SELECT pg_create_logical_replication_slot('bench_twin', 'mppdb_decoding')" >/dev/null
   psql "$SRC" -q <<<"$fill"
   local end_lsn; end_lsn=$(psql "$SRC" -Atc "SELECT pg_current_wal_lsn()")
   local t0 t1 t2
@@ -50,4 +52,4 @@ small="DO \$\$ BEGIN FOR g IN 1..$((ROWS/4)) LOOP INSERT INTO payments SELECT $r
 run_case "$((ROWS/4)) single-row transactions" "$small"
 echo
 echo "verify, same data on both sides:"
-$X verify --source "${XCKIT_GAUSS_ADMIN_DSN%/postgres}/cdcbench" --target "$DST" | tail -1
+$X verify --source "$SRC" --target "$DST" | tail -1

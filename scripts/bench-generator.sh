@@ -14,7 +14,9 @@ STEADY=${STEADY:-15}
 RECORDS=${RECORDS:-10000}
 
 $XCKIT lab up --dir "$LAB_DIR" --log-level warn >/dev/null
-eval "$($XCKIT lab env --dir "$LAB_DIR")"
+X=$XCKIT; . scripts/lab-env.sh
+# pgbench cannot log in to openGauss: both sides run on the PostgreSQL behind the lab's
+# openGauss front, through its socket (the front's relay would count for one side only).
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
 WRK=$(command -v wrk) || { echo "bench-generator: wrk is missing (make setup installs it)" >&2; exit 2; }
 work="$LAB_DIR/bench"
@@ -47,11 +49,11 @@ echo
 echo "### Same SQL, same fixed rate: xckit ycsb.* against pgbench -R (gauss, $RECORDS rows)"
 echo
 # A rollback (make demo) fences role pay read-only; this scratch database is exempted.
-psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS xckit_ycsb" -c "CREATE DATABASE xckit_ycsb OWNER pay" \
+pgsql postgres -q -c "DROP DATABASE IF EXISTS xckit_ycsb" -c "CREATE DATABASE xckit_ycsb OWNER pay" \
   -c "ALTER ROLE pay IN DATABASE xckit_ycsb SET default_transaction_read_only = off" >/dev/null 2>&1
-dsn="${XCKIT_GAUSS_DSN%/payd}/xckit_ycsb"
-pw=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$dsn")
-port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$dsn")
+pgsql xckit_ycsb -q -c "GRANT CREATE ON SCHEMA public TO pay"
+dsn=$(pgsock xckit_ycsb pay)
+sockdir=$(sed -E 's#.*host=([^&]+).*#\1#' <<<"$dsn"); port=$(sed -E 's#.*port=([0-9]+).*#\1#' <<<"$dsn")
 common=(--ycsb-prop requestdistribution=uniform --ycsb-prop insertorder=ordered --records "$RECORDS")
 echo "Latency counts from each query's scheduled start (both tools under a fixed rate); service time from its"
 echo "actual start (pgbench: latency minus its schedule_lag column)."
@@ -68,8 +70,8 @@ for what in read scan; do
   fi
   for rate in 500 2000; do
     f=$(xb "${scen[@]}" --target "$dsn" "${common[@]}" --rate "$rate" --concurrency 8 --duration "${STEADY}s" --warmup 2s)
-    ( cd "$work" && rm -f pgbench_log.* && PGPASSWORD=$pw "$PGBENCH" -n -M prepared -R "$rate" -c 8 -j 2 -T "$STEADY" -l \
-        -D records="$RECORDS" -f "$OLDPWD/$sql" -h 127.0.0.1 -p "$port" -U pay xckit_ycsb >pgbench.out 2>&1 ) || {
+    ( cd "$work" && rm -f pgbench_log.* && "$PGBENCH" -n -M prepared -R "$rate" -c 8 -j 2 -T "$STEADY" -l \
+        -D records="$RECORDS" -f "$OLDPWD/$sql" -h "$sockdir" -p "$port" -U pay xckit_ycsb >pgbench.out 2>&1 ) || {
       echo "bench-generator: pgbench failed:" >&2; tail -5 "$work/pgbench.out" >&2; exit 1; }
     # Column 3 is the latency in µs (from the scheduled start under -R), column 7 the schedule lag.
     read -r p50 avg p99 s50 < <(cat "$work"/pgbench_log.* | python3 -c '
@@ -84,4 +86,4 @@ print("%.3f %.3f %.3f %.3f" % (q(v, 0.5), sum(v) / len(v) / 1000, q(v, 0.99), q(
   done
 done
 rm -f "$work"/pgbench_log.*
-psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS xckit_ycsb" >/dev/null
+pgsql postgres -q -c "DROP DATABASE IF EXISTS xckit_ycsb" >/dev/null

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a_bin=${1:?A payd binary} b_bin=${2:?B payd binary}
-eval "$(bin/xckit lab env --dir .xckit-lab)"
+X=bin/xckit LAB_DIR=.xckit-lab; . scripts/lab-env.sh
 if [ "${AB_ENGINE:-gauss}" = legacy ]; then   # AB_ENGINE=legacy: the lab's MariaDB
   admin=$XCKIT_LEGACY_ADMIN_DSN
   hostport=${admin#*@}; hostport=${hostport%%/*}
@@ -15,10 +15,11 @@ if [ "${AB_ENGINE:-gauss}" = legacy ]; then   # AB_ENGINE=legacy: the lab's Mari
   mysql -h "${hostport%:*}" -P "${hostport#*:}" -u "${u%%:*}" -p"${u#*:}" -e "DROP DATABASE IF EXISTS abtest; CREATE DATABASE abtest; CREATE USER IF NOT EXISTS 'ab_pay'@'127.0.0.1' IDENTIFIED BY 'ab-pay-pw-0123'; GRANT ALL ON abtest.* TO 'ab_pay'@'127.0.0.1'" 2>/dev/null
   app="mysql://ab_pay:ab-pay-pw-0123@$hostport/abtest"
 else
-  admin=$XCKIT_GAUSS_ADMIN_DSN
-  psql "$admin" -qAt -c "DROP DATABASE IF EXISTS abtest" -c "DROP ROLE IF EXISTS ab_pay" -c "CREATE ROLE ab_pay LOGIN PASSWORD 'ab-pay-pw-0123'" -c "CREATE DATABASE abtest OWNER ab_pay" >/dev/null 2>&1
-  hostport=${admin#*@}; hostport=${hostport%%/*}
-  app="postgres://ab_pay:ab-pay-pw-0123@$hostport/abtest"
+  # The lab's application role, on a database of its own (a role made through the
+  # socket would have no password the openGauss front knows).
+  pgsql postgres -qAt -c "DROP DATABASE IF EXISTS abtest" -c "CREATE DATABASE abtest OWNER pay" >/dev/null 2>&1
+  pgsql abtest -qAt -c "GRANT CREATE ON SCHEMA public TO pay" >/dev/null
+  app="${XCKIT_GAUSS_DSN%/payd}/abtest"
 fi
 dir=$(mktemp -d)
 for v in a b; do

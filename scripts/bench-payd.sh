@@ -11,16 +11,20 @@ STEADY=${STEADY:-30s}
 PORT=${BENCH_PORT:-28090}
 
 $XCKIT lab up --dir "$LAB_DIR" --log-level warn >/dev/null
-eval "$($XCKIT lab env --dir "$LAB_DIR")"
+X=$XCKIT; . scripts/lab-env.sh
+# pgbench cannot log in to openGauss: both sides run on the PostgreSQL behind the lab's
+# openGauss front, through its socket (the front's relay would count for one side only).
 PGBENCH=$(command -v pgbench || ls /usr/lib/postgresql/*/bin/pgbench | tail -1)
 work="$LAB_DIR/bench"
 mkdir -p "$work"
 
 echo "bench-payd: fresh database payd_bench on gauss, $ACCOUNTS accounts" >&2
 # A rollback (make demo) fences role pay read-only; this scratch database is exempted.
-psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS payd_bench" -c "CREATE DATABASE payd_bench OWNER pay" \
+pgsql postgres -q -c "DROP DATABASE IF EXISTS payd_bench" -c "CREATE DATABASE payd_bench OWNER pay" \
   -c "ALTER ROLE pay IN DATABASE payd_bench SET default_transaction_read_only = off" >/dev/null
-dsn="${XCKIT_GAUSS_DSN%/payd}/payd_bench"
+pgsql payd_bench -q -c "GRANT CREATE ON SCHEMA public TO pay"
+dsn=$(pgsock payd_bench pay)
+sockdir=$(sed -E 's#.*host=([^&]+).*#\1#' <<<"$dsn"); sockport=$(sed -E 's#.*port=([0-9]+).*#\1#' <<<"$dsn")
 umask 077
 cat > "$work/payd.yaml" <<YAML
 listen: 127.0.0.1:$PORT
@@ -41,8 +45,8 @@ for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && b
 
 pgb() { # concurrency -> "tps avg_ms"
   local out
-  out=$(PGPASSWORD=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$dsn") "$PGBENCH" -n -M prepared -c "$1" -j 2 -T "${STEADY%s}" \
-        -D accounts="$ACCOUNTS" -f bench/pgbench/debit.sql -h 127.0.0.1 -p "$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$dsn")" -U pay payd_bench 2>&1)
+  out=$("$PGBENCH" -n -M prepared -c "$1" -j 2 -T "${STEADY%s}" \
+        -D accounts="$ACCOUNTS" -f bench/pgbench/debit.sql -h "$sockdir" -p "$sockport" -U pay payd_bench 2>&1)
   local tps
   tps=$(awk '/^tps = /{print $3}' <<<"$out" | head -1)
   if [ -z "$tps" ] || grep -q "aborted" <<<"$out"; then

@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 X=bin/xckit
 LAB_DIR=${LAB_DIR:-.xckit-lab}
-eval "$($X lab env --dir "$LAB_DIR")"
+. scripts/lab-env.sh
 NEW_DSN=$XCKIT_GAUSS_DSN
-CDC_SRC="${XCKIT_GAUSS_ADMIN_DSN%/postgres}/payd"   # slots need REPLICATION: the lab's admin
+CDC_SRC=$XCKIT_GAUSS_CDC_DSN   # the CDC user: REPLICATION, and SELECT from install
 LEGACY=$XCKIT_LEGACY_DSN
 PREFIX="$LAB_DIR/new"
 INSTALL=(--profile lab --db "$NEW_DSN" --admin-db "$XCKIT_GAUSS_ADMIN_DSN" --prefix "$PREFIX" --listen 127.0.0.1:28080)
@@ -19,7 +19,7 @@ step() { printf '\n== %s\n' "$*"; }
 $X uninstall "${INSTALL[@]}" --log-level warn >/dev/null 2>&1 || true
 $X cdc stop --log-level warn >/dev/null 2>&1 || true
 $X cdc drop --source "$CDC_SRC" --target "$LEGACY" --yes --log-level warn 2>/dev/null || true
-psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS payd" -c "ALTER ROLE pay RESET default_transaction_read_only" 2>/dev/null
+pgsql postgres -q -c "DROP DATABASE IF EXISTS payd" -c "ALTER ROLE pay RESET default_transaction_read_only" 2>/dev/null
 
 step "xckit install --plan: what installing payd onto gauss would do"
 $X install "${INSTALL[@]}" --plan

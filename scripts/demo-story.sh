@@ -9,11 +9,11 @@ cd "$(dirname "$0")/.."
 X=bin/xckit
 LAB_DIR=${LAB_DIR:-.xckit-lab}
 SITE="$LAB_DIR/site.yaml"
-eval "$($X lab env --dir "$LAB_DIR")"
+. scripts/lab-env.sh
 # DSNs reach xckit through its environment, as on a site: never on a command line,
 # where ps would show their passwords.
 export XCKIT_DB="$XCKIT_GAUSS_DSN" XCKIT_ADMIN_DB="$XCKIT_GAUSS_ADMIN_DSN"
-export XCKIT_CDC_SOURCE="${XCKIT_GAUSS_ADMIN_DSN%/postgres}/payd" XCKIT_CDC_TARGET="$XCKIT_LEGACY_DSN"
+export XCKIT_CDC_SOURCE="$XCKIT_GAUSS_CDC_DSN" XCKIT_CDC_TARGET="$XCKIT_LEGACY_DSN"  # the CDC user: REPLICATION + SELECT
 INSTALL=(--profile lab --prefix "$LAB_DIR/new" --listen 127.0.0.1:28080)
 step() { printf '\n== %s\n' "$*"; }
 
@@ -21,7 +21,7 @@ step() { printf '\n== %s\n' "$*"; }
 $X cdc stop --site "$LAB_DIR/site.yaml" --log-level warn >/dev/null 2>&1 || true
 $X uninstall "${INSTALL[@]}" --log-level warn >/dev/null 2>&1 || true
 $X cdc drop --yes --log-level warn 2>/dev/null || true
-psql "$XCKIT_GAUSS_ADMIN_DSN" -q -c "DROP DATABASE IF EXISTS payd" -c "ALTER ROLE pay RESET default_transaction_read_only" 2>/dev/null
+pgsql postgres -q -c "DROP DATABASE IF EXISTS payd" -c "ALTER ROLE pay RESET default_transaction_read_only" 2>/dev/null
 # The legacy platform is the live one at the start of the story.
 $X lab up --dir "$LAB_DIR" --log-level warn >/dev/null
 

@@ -6,7 +6,9 @@ set -euo pipefail
 
 PACKAGES=(postgresql-15 postgresql-15-wal2json mariadb-server nginx
           qemu-user-static ansible openssh-server rpm chromium curl ca-certificates
-          wrk haproxy)  # wrk: make bench-generator; haproxy: the switch driver's test
+          wrk haproxy postgresql-server-dev-15 gcc libc6-dev)
+# wrk: make bench-generator; haproxy: the switch driver's test; postgresql-server-dev-15
+# and gcc: the lab builds its mppdb_decoding output plugin (lab/plugin) for PostgreSQL 15
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -71,7 +71,7 @@ Example:
 			_, err := parseLevel(c.String("log-level"))
 			return err
 		},
-		Commands: []*cli.Command{versionCommand(), profileCommand(), labCommand(), benchCommand(), cdcCommand(), verifyCommand(), checkCommand(), bundleCommand(), installCommand(), uninstallCommand(), upgradeCommand(), cutoverCommand(), rollbackCommand(), reportCommand()},
+		Commands: []*cli.Command{versionCommand(), profileCommand(), labCommand(), benchCommand(), cdcCommand(), verifyCommand(), checkCommand(), bundleCommand(), installCommand(), uninstallCommand(), upgradeCommand(), cutoverCommand(), rollbackCommand(), reportCommand(), selftestCommand()},
 	}
 	setUsageErrors(app.Commands)
 	app.OnUsageError = func(_ *cli.Context, err error, _ bool) error { return usage("%v (see xckit --help)", err) }

@@ -102,7 +102,7 @@ func TestBadInputOnTheLab(t *testing.T) {
 		wrong = wrong[:i+3] + user + ":not-the-password@" + host
 	}
 	code, out, errs := runCLI(t, "check", "--scope", "db", "--db", wrong)
-	if code == 0 || !strings.Contains(out+errs, "password authentication failed") {
+	if code == 0 || !strings.Contains(out+errs, "Invalid username/password,login denied.") {
 		t.Errorf("check with a wrong password must name the refusal: exit %d\n%s\n%s", code, out, errs)
 	}
 	if strings.Contains(out+errs, "not-the-password") {

@@ -88,6 +88,15 @@ func labCommand() *cli.Command {
 				},
 			},
 			{
+				Name:   "gauss-front",
+				Usage:  "serve the lab's openGauss front (lab up starts it; see docs/opengauss.md)",
+				Hidden: true,
+				Flags:  labFlags(false),
+				Action: func(c *cli.Context) error {
+					return lab.RunFront(c.Context, c.String("dir"), logger(c))
+				},
+			},
+			{
 				Name:      "env",
 				Usage:     "print the lab's DSNs and URLs (shell exports, or -o json)",
 				UsageText: "xckit lab env [--dir DIR] [-o json]\n\nExample:\n   eval \"$(xckit lab env)\" && psql \"$XCKIT_GAUSS_DSN\"",
@@ -100,6 +109,7 @@ func labCommand() *cli.Command {
 					return emit(c, env, func(w io.Writer) error {
 						for _, kv := range [][2]string{
 							{"XCKIT_GAUSS_DSN", env.GaussDSN}, {"XCKIT_GAUSS_ADMIN_DSN", env.GaussAdminDSN},
+							{"XCKIT_GAUSS_CDC_DSN", env.GaussCDCDSN}, {"XCKIT_GAUSS_POSTGRES_DSN", env.GaussPostgresDSN},
 							{"XCKIT_LEGACY_DSN", env.LegacyDSN}, {"XCKIT_LEGACY_ADMIN_DSN", env.LegacyAdminDSN},
 							{"XCKIT_LB_URL", env.LBURL}, {"XCKIT_LEGACY_URL", env.LegacyURL},
 							{"XCKIT_MERCHANT_ID", env.MerchantID}, {"XCKIT_MERCHANT_KEY", env.MerchantKey},

@@ -99,7 +99,9 @@ func (d DSN) url(redact bool) string {
 		u.User = url.User(d.User)
 	}
 	if len(d.Params) > 0 {
-		u.RawQuery = d.Params.Encode()
+		// %20, not +, for a space: pgx reads a '+' in a query value literally, so
+		// options=-c name=value would reach the server as "-c+name=value".
+		u.RawQuery = strings.ReplaceAll(d.Params.Encode(), "+", "%20")
 	}
 	return u.String()
 }

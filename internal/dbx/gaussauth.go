@@ -18,6 +18,7 @@ const (
 	gaussStoredPlain  = 0
 	gaussStoredMD5    = 1
 	gaussStoredSHA256 = 2
+	gaussStoredSM3    = 3
 )
 
 // Authentication request codes that openGauss uses differently from PostgreSQL.
@@ -66,7 +67,12 @@ func gaussKeys(ctx context.Context, password string, random64code string, iterat
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("openGauss auth: derive key: %w", err)
 	}
-	serverKey = hmacSHA256(k, []byte("Sever Key")) // sic: the server spells it "Sever"
+	// sic: sha256 spells it "Sever Key" (sha2.cpp, pg_sha256_encrypt); sm3 "Server Key"
+	// (GsSm3Encrypt). The proof needs only the client key; the server key signs.
+	serverKey = hmacSHA256(k, []byte("Sever Key"))
+	if sm {
+		serverKey = hmacSHA256(k, []byte("Server Key"))
+	}
 	clientKey = hmacSHA256(k, []byte("Client Key"))
 	if sm {
 		s := sm3.Sum(clientKey)

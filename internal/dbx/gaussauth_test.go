@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -91,5 +92,45 @@ func TestGaussAnswerLeavesPostgresAlone(t *testing.T) {
 	short := []byte{0, 0, 0, 10, 0, 0, 0, 2, 'a'}
 	if _, handled, err := gaussAnswer(context.Background(), short, "u", "p"); !handled || err == nil {
 		t.Fatalf("truncated openGauss request: handled=%v err=%v, want a clear error", handled, err)
+	}
+}
+
+// The server's half (the lab's front) and the client's half agree: a verifier made
+// from a password accepts the client's proof in the 3.51 layout, with the stored count,
+// for sha256 and sm3, and refuses a wrong password.
+func TestGaussVerifierRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, sm := range []bool{false, true} {
+		v, err := NewGaussVerifier("Pay-pw-2026", sm, 4096)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := NewGaussToken()
+		req, err := v.Request(token, gaussProtocolMinor)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := requestMethod(req); !strings.Contains(got, "4096 iterations") {
+			t.Errorf("sm3=%v: method %q", sm, got)
+		}
+		for _, c := range []struct {
+			password string
+			ok       bool
+		}{{"Pay-pw-2026", true}, {"Pay-pw-2027", false}} {
+			reply, handled, err := gaussAnswer(context.Background(), req, "pay", c.password)
+			if err != nil || !handled {
+				t.Fatalf("sm3=%v: answer: %v %v", sm, handled, err)
+			}
+			if got := v.Check(token, reply); got != c.ok {
+				t.Errorf("sm3=%v password %q: check %v, want %v", sm, c.password, got, c.ok)
+			}
+		}
+		// The layouts of the older minors: 72 bytes at 3.50, the signature below it.
+		for minor, size := range map[int]int{50: 8 + 72, 0: 8 + 72 + 64} {
+			req, err := v.Request(token, minor)
+			if err != nil || len(req) != size {
+				t.Errorf("sm3=%v minor %d: %d bytes, want %d (%v)", sm, minor, len(req), size, err)
+			}
+		}
 	}
 }

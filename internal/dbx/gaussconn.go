@@ -7,6 +7,9 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // gaussAuthConn sits between pgx and the server during startup. It answers
@@ -21,6 +24,7 @@ type gaussAuthConn struct {
 	announced      atomic.Bool // the startup message went out (as protocol 3.51)
 
 	mu      sync.Mutex
+	method  string // how the server asked us to log in (LoginMethod)
 	through bool   // startup is over: pass bytes straight through
 	pending []byte // bytes read from the server, not yet examined
 	ready   []byte // examined bytes waiting for pgx
@@ -90,9 +94,13 @@ func (c *gaussAuthConn) examine() error {
 	}
 	body := msg[5:]
 	if len(body) >= 4 && binary.BigEndian.Uint32(body) == authOK {
+		if c.method == "" {
+			c.method = "trust (no password asked)"
+		}
 		c.through = true
 		return nil
 	}
+	c.method = requestMethod(body)
 	reply, handled, err := c.answer(body)
 	if err != nil {
 		return err
@@ -127,4 +135,63 @@ func (c *gaussAuthConn) answer(body []byte) (string, bool, error) {
 		return "", true, fmt.Errorf("openGauss auth: gave up computing the password proof: %w", c.ctx.Err())
 	}
 	return r, handled, err
+}
+
+// requestMethod names the login an authentication request asks for.
+func requestMethod(body []byte) string {
+	if len(body) < 4 {
+		return "unknown"
+	}
+	code := binary.BigEndian.Uint32(body)
+	switch {
+	case (code == authSHA256 || code == authSM3) && len(body) >= 8 && binary.BigEndian.Uint32(body[4:]) <= gaussStoredSM3:
+		name := "openGauss sha256 (code 10)"
+		if code == authSM3 {
+			name = "openGauss sm3 (code 13)"
+		}
+		if len(body) >= 8+76 {
+			name += fmt.Sprintf(", %d iterations", binary.BigEndian.Uint32(body[8+72:]))
+		}
+		return name
+	case code == authSHA256:
+		return "PostgreSQL SASL (SCRAM)"
+	case code == authMD5SHA256:
+		return "openGauss md5_sha256 (code 11)"
+	case code == authMD5:
+		return "md5 (code 5)"
+	case code == 3:
+		return "clear-text password (code 3)"
+	}
+	return fmt.Sprintf("authentication code %d", code)
+}
+
+// LoginMethod connects once to a PostgreSQL-family DSN and reports how the server
+// asked xckit to log in (sha256 with its iteration count, sm3, md5, SCRAM, trust).
+func LoginMethod(ctx context.Context, raw string, timeout time.Duration) (string, error) {
+	d, err := ParseDSN(raw)
+	if err != nil {
+		return "", err
+	}
+	if d.Family != FamilyPostgres {
+		return "", fmt.Errorf("%s is not an openGauss or PostgreSQL DSN", d)
+	}
+	cfg, err := pgConfig(d, Options{ConnectTimeout: timeout, AppName: "xckit-selftest"})
+	if err != nil {
+		return "", err
+	}
+	var wrapped *gaussAuthConn
+	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
+		wrapped = newGaussAuthConn(ctx, conn, cfg.User, cfg.Password)
+		return wrapped, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := pgconn.ConnectConfig(cctx, &cfg.Config)
+	if err != nil {
+		return "", fmt.Errorf("connect to %s: %s", d, Redact(sanitize(err, d.Password).Error()))
+	}
+	defer conn.Close(context.Background())
+	wrapped.mu.Lock()
+	defer wrapped.mu.Unlock()
+	return wrapped.method, nil
 }

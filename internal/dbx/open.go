@@ -89,6 +89,19 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*DB, error) {
 }
 
 func openPostgres(d DSN, opt Options) (*sql.DB, error) {
+	cfg, err := pgConfig(d, opt)
+	if err != nil {
+		return nil, err
+	}
+	user, password := cfg.User, cfg.Password
+	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
+		return newGaussAuthConn(ctx, conn, user, password), nil
+	}
+	return stdlib.OpenDB(*cfg), nil
+}
+
+// pgConfig is pgx's configuration for a PostgreSQL-family DSN.
+func pgConfig(d DSN, opt Options) (*pgx.ConnConfig, error) {
 	u := d
 	u.Scheme = "postgres" // pgx knows postgres:// only; opengauss:// is ours
 	u.Params = cloneValues(d.Params)
@@ -103,11 +116,7 @@ func openPostgres(d DSN, opt Options) (*sql.DB, error) {
 	if err != nil {
 		return nil, errors.New(Redact(sanitize(err, d.Password).Error()))
 	}
-	user, password := cfg.User, cfg.Password
-	cfg.AfterNetConnect = func(ctx context.Context, _ *pgconn.Config, conn net.Conn) (net.Conn, error) {
-		return newGaussAuthConn(ctx, conn, user, password), nil
-	}
-	return stdlib.OpenDB(*cfg), nil
+	return cfg, nil
 }
 
 func openMySQL(d DSN, opt Options) (*sql.DB, error) {

@@ -2,6 +2,8 @@ package dbx_test
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -20,8 +22,8 @@ func TestOpenLabDatabases(t *testing.T) {
 		major  int
 		minor  int
 	}{
-		{env.GaussDSN, dbx.PostgreSQL, 15, -1},
-		{strings.Replace(env.GaussDSN, "postgres://", "opengauss://", 1), dbx.PostgreSQL, 15, -1},
+		{env.GaussDSN, dbx.OpenGauss, 5, 0}, // the lab's gauss: openGauss's banner from its front
+		{env.GaussPostgresDSN, dbx.PostgreSQL, 15, -1},
 		{env.LegacyDSN, dbx.MariaDB, 10, 11},
 	}
 	for _, c := range cases {
@@ -40,33 +42,42 @@ func TestScramAndMD5BothPassThroughTheShim(t *testing.T) {
 	env := labtest.Ensure(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	admin, err := dbx.Open(ctx, env.GaussAdminDSN, dbx.Options{})
+	// PostgreSQL itself (behind the lab's openGauss front), over its own TCP port.
+	admin, err := dbx.Open(ctx, env.GaussPostgresDSN, dbx.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close()
 	for _, q := range []string{
 		"DROP ROLE IF EXISTS xc_scram_user",
+		"DROP ROLE IF EXISTS xc_md5_user",
 		"SET password_encryption = 'scram-sha-256'",
 		"CREATE ROLE xc_scram_user LOGIN PASSWORD 'Scr@m-pass'",
+		"SET password_encryption = 'md5'",
+		"CREATE ROLE xc_md5_user LOGIN PASSWORD 'Md5-pass'",
 	} {
 		if _, err := admin.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	d, _ := dbx.ParseDSN(env.GaussDSN)
-	d.User, d.Password, d.Database = "xc_scram_user", "Scr@m-pass", "postgres"
-	db, err := dbx.OpenDSN(ctx, d, dbx.Options{})
-	if err != nil {
-		t.Fatalf("SCRAM-SHA-256 through the openGauss shim: %v", err)
+	for _, c := range []struct{ user, password, method string }{
+		{"xc_scram_user", "Scr@m-pass", "PostgreSQL SASL (SCRAM)"},
+		{"xc_md5_user", "Md5-pass", "md5 (code 5)"},
+	} {
+		dsn := fmt.Sprintf("postgres://%s:%s@%s/postgres", c.user, url.QueryEscape(c.password), env.GaussPostgresTCP)
+		db, err := dbx.Open(ctx, dsn, dbx.Options{})
+		if err != nil {
+			t.Fatalf("%s through the openGauss shim: %v", c.method, err)
+		}
+		db.Close()
+		if m, err := dbx.LoginMethod(ctx, dsn, 5*time.Second); err != nil || m != c.method {
+			t.Errorf("%s: login method %q %v", c.user, m, err)
+		}
 	}
-	db.Close()
-	// md5 is what the lab's app user has.
-	db, err = dbx.Open(ctx, env.GaussDSN, dbx.Options{})
-	if err != nil {
-		t.Fatalf("md5: %v", err)
+	// The lab's gauss front asks for openGauss's sha256, with its stored count.
+	if m, err := dbx.LoginMethod(ctx, env.GaussDSN, 5*time.Second); err != nil || m != "openGauss sha256 (code 10), 10000 iterations" {
+		t.Errorf("the lab's gauss: login method %q %v", m, err)
 	}
-	db.Close()
 }
 
 func TestWrongPasswordErrorHidesIt(t *testing.T) {

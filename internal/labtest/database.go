@@ -56,6 +56,20 @@ func FreshDatabase(t testing.TB, env lab.Env, engine, name string) string {
 		}
 	}
 	app.Database = name
+	if engine == Gauss {
+		// gs_initdb leaves schema public to the initial user: the platform's role gets
+		// CREATE there as xckit install's db-bootstrap gives it.
+		ad, _ := dbx.ParseDSN(adminDSN)
+		ad.Database = name
+		in, err := dbx.OpenDSN(ctx, ad, dbx.Options{})
+		if err != nil {
+			t.Fatalf("fresh database %s: %v", name, err)
+		}
+		defer in.Close()
+		if _, err := in.ExecContext(ctx, fmt.Sprintf(`GRANT CREATE, USAGE ON SCHEMA public TO "%s"`, app.User)); err != nil {
+			t.Fatalf("fresh database %s: grant: %v", name, err)
+		}
+	}
 	return app.URL()
 }
 

@@ -78,10 +78,32 @@ func up() (lab.Env, error) {
 	}
 	o := Options()
 	o.PaydBin = payd
+	if o.XckitBin, err = XckitBin(ctx, dir+"-bin"); err != nil {
+		return lab.Env{}, err
+	}
 	if _, err := lab.Up(ctx, o); err != nil {
 		return lab.Env{}, err
 	}
 	return lab.EnvOf(Options())
+}
+
+// XckitBin is the xckit the lab runs its gauss front with: $XCKIT_BIN (make test sets
+// it to bin/xckit), else cmd/xckit built into dir.
+func XckitBin(ctx context.Context, dir string) (string, error) {
+	if b := os.Getenv("XCKIT_BIN"); b != "" {
+		return filepath.Abs(b)
+	}
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "xckit")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/xckit")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build xckit: %w: %s", err, out)
+	}
+	return bin, nil
 }
 
 // BuildPayd builds cmd/payd into dir and returns the binary's path.
