@@ -87,8 +87,15 @@ func (c *gaussAuthConn) examine() error {
 	}
 	size := 1 + int(binary.BigEndian.Uint32(c.pending[1:5]))
 	msg := c.pending[:size]
+	if msg[0] == 'v' {
+		// NegotiateProtocolVersion (PostgreSQL, to our 3.51): pgx's; the authentication
+		// request follows it.
+		c.ready = append(c.ready, msg...)
+		c.pending = c.pending[size:]
+		return nil
+	}
 	if msg[0] != 'R' {
-		// ErrorResponse, NegotiateProtocolVersion, ...: not ours.
+		// ErrorResponse, ...: not ours.
 		c.through = true
 		return nil
 	}

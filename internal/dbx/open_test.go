@@ -103,7 +103,8 @@ func TestUniqueViolationOnBothEngines(t *testing.T) {
 	env := labtest.Ensure(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, raw := range []string{env.GaussDSN, env.LegacyDSN} {
+	name := labtest.DatabaseName("dbx", t)
+	for _, raw := range []string{labtest.FreshDatabase(t, env, labtest.Gauss, name), labtest.FreshDatabase(t, env, labtest.Legacy, name)} {
 		db, err := dbx.Open(ctx, raw, dbx.Options{})
 		if err != nil {
 			t.Fatal(err)

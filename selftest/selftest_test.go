@@ -1,0 +1,76 @@
+package selftest_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/labtest"
+	"github.com/xckit/xckit/selftest"
+)
+
+// The self-test passes on the lab's gauss (the openGauss front, its plugin, its
+// privilege model) and leaves nothing behind; where the platform's role may not create
+// tables it says so, and still cleans up.
+func TestSelftestOnTheLab(t *testing.T) {
+	env := labtest.Ensure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := labtest.DatabaseName("selftest", t)
+	app := labtest.FreshDatabase(t, env, labtest.Gauss, name)
+	cdcDSN, _ := dbx.ParseDSN(env.GaussCDCDSN)
+	cdcDSN.Database = name
+	rep, err := selftest.Run(ctx, selftest.Options{DB: app, AdminDB: env.GaussAdminDSN, CDCDB: cdcDSN.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range rep.Checks {
+		names = append(names, c.Name)
+		if !c.OK {
+			t.Errorf("%s: %s", c.Name, c.Detail)
+		}
+	}
+	if strings.Join(names, ",") != "login,server,compatibility,create,xlog,decode,upsert,fence,cleanup" || !rep.OK || len(rep.Leftovers) != 0 {
+		t.Errorf("report: %+v", rep)
+	}
+	for _, want := range []string{"pay: openGauss sha256 (code 10), 10000 iterations", "xckit_cdc: openGauss sm3 (code 13)"} {
+		if !strings.Contains(rep.Checks[0].Detail, want) {
+			t.Errorf("login: %q lacks %q", rep.Checks[0].Detail, want)
+		}
+	}
+	if strings.Contains(fmt.Sprintf("%+v", rep), cdcDSN.Password) {
+		t.Error("a password reached the report")
+	}
+
+	// Without CREATE on its schema: the check names it, cleanup still proves nothing left.
+	admin, err := dbx.Open(ctx, env.GaussAdminDSN, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ad, _ := dbx.ParseDSN(env.GaussAdminDSN)
+	ad.Database = name
+	in, err := dbx.OpenDSN(ctx, ad, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if _, err := in.ExecContext(ctx, "REVOKE CREATE ON SCHEMA public FROM pay"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = selftest.Run(ctx, selftest.Options{DB: app, AdminDB: env.GaussAdminDSN, CDCDB: cdcDSN.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]selftest.Check{}
+	for _, c := range rep.Checks {
+		byName[c.Name] = c
+	}
+	if rep.OK || byName["create"].OK || !strings.Contains(byName["create"].Detail, "may not create tables in schema public") || !byName["cleanup"].OK {
+		t.Errorf("without CREATE: %+v", rep)
+	}
+}
