@@ -42,7 +42,7 @@ demo: setup build ## the main job on the lab: check, install, acceptance, cutove
 	$(XCKIT) lab status --dir $(LAB_DIR)
 	@echo
 	@echo "demo: preflight of this host, gauss and legacy against the lab profile:"
-	@eval "$$($(XCKIT) lab env --dir $(LAB_DIR))" && $(XCKIT) check --db "$${XCKIT_GAUSS_ADMIN_DSN%/postgres}/payd" --legacy "$$XCKIT_LEGACY_DSN"
+	@eval "$$($(XCKIT) lab env --dir $(LAB_DIR))" && $(XCKIT) check --db "$${XCKIT_GAUSS_ADMIN_DSN%/postgres}/payd" --cdc-user xckit_cdc --legacy "$$XCKIT_LEGACY_DSN"
 	@echo
 	@echo "demo: a signed debit through the balancer (the F5) to the live legacy platform:"
 	@eval "$$($(XCKIT) lab env --dir $(LAB_DIR))" && scripts/signed-curl.sh POST /v1/payments \

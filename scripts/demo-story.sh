@@ -29,6 +29,9 @@ step "xckit install --plan, then xckit install: payd onto gauss, the new system"
 $X install "${INSTALL[@]}" --plan
 $X install "${INSTALL[@]}"
 
+step "xckit selftest: what xckit assumes of openGauss, proven on gauss and removed again"
+$X selftest --cdc-db "$XCKIT_GAUSS_CDC_DSN"
+
 step "xckit bench acceptance: the lab profile's cases (debit and credit at 500 TPS) against the new payd"
 $X bench prepare --accounts 1000
 $X bench acceptance --profile lab --target http://127.0.0.1:28080 --scale 0.2 --out "$LAB_DIR/acceptance" --log-level warn

@@ -142,16 +142,20 @@ func (r *run) login(ctx context.Context) (string, error) {
 	var parts []string
 	open := func(flag, raw string, dst **dbx.DB) error {
 		d, _ := dbx.ParseDSN(raw)
-		method, err := dbx.LoginMethod(ctx, raw, 10*time.Second)
-		if err != nil {
-			return fmt.Errorf("%s: %w", flag, err)
+		if flag == "--cdc-db" && r.o.CDCDB == "" {
+			parts = append(parts, "the CDC connection is --admin-db's user on "+d.Database)
+		} else {
+			method, err := dbx.LoginMethod(ctx, raw, 10*time.Second)
+			if err != nil {
+				return fmt.Errorf("%s: %w", flag, err)
+			}
+			parts = append(parts, fmt.Sprintf("%s (%s): %s", d.User, flag, method))
 		}
 		db, err := dbx.Open(ctx, raw, dbx.Options{AppName: "xckit-selftest", MaxOpenConns: 4})
 		if err != nil {
 			return fmt.Errorf("%s: %w", flag, err)
 		}
 		*dst = db
-		parts = append(parts, d.User+": "+method)
 		return nil
 	}
 	if err := open("--db", r.o.DB, &r.app); err != nil {

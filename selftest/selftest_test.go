@@ -37,7 +37,7 @@ func TestSelftestOnTheLab(t *testing.T) {
 	if strings.Join(names, ",") != "login,server,compatibility,create,xlog,decode,upsert,fence,cleanup" || !rep.OK || len(rep.Leftovers) != 0 {
 		t.Errorf("report: %+v", rep)
 	}
-	for _, want := range []string{"pay: openGauss sha256 (code 10), 10000 iterations", "xckit_cdc: openGauss sm3 (code 13)"} {
+	for _, want := range []string{"pay (--db): openGauss sha256 (code 10), 10000 iterations", "xckit_cdc (--cdc-db): openGauss sm3 (code 13)"} {
 		if !strings.Contains(rep.Checks[0].Detail, want) {
 			t.Errorf("login: %q lacks %q", rep.Checks[0].Detail, want)
 		}
