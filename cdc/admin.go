@@ -125,6 +125,18 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 // CheckTables lists the source tables taking part and checks that the target has each
 // with the same primary key.
 func CheckTables(ctx context.Context, source, target *dbx.DB, patterns []string) ([]string, error) {
+	for _, s := range []struct {
+		side string
+		db   *dbx.DB
+	}{{"source", source}, {"target", target}} {
+		mode, err := s.db.CompatibilityMode(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.side, err)
+		}
+		if err := dbx.RequirePGMode(mode, s.db.DSN.Database, s.side); err != nil {
+			return nil, err
+		}
+	}
 	tables, err := Tables(ctx, source, patterns)
 	if err != nil {
 		return nil, fmt.Errorf("source: %w", err)

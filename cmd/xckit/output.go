@@ -18,6 +18,7 @@ func emit(c *cli.Context, v any, text func(w io.Writer) error) error {
 	if format == "json" {
 		enc := json.NewEncoder(c.App.Writer)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // DSNs and URLs keep their & < >
 		return enc.Encode(v)
 	}
 	return text(c.App.Writer)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 var settingName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
@@ -59,4 +60,27 @@ var restartParameters = map[string]bool{
 	"wal_level": true, "max_replication_slots": true, "max_wal_senders": true, "max_connections": true,
 	"shared_buffers": true, "wal_buffers": true, "max_prepared_transactions": true, "enable_thread_pool": true,
 	"max_process_memory": true, "port": true, "listen_addresses": true,
+}
+
+// CompatibilityMode is an openGauss database's DBCOMPATIBILITY (A, B, C or PG); other
+// engines have no modes and answer "".
+func (db *DB) CompatibilityMode(ctx context.Context) (string, error) {
+	if db.Dialect.Engine != OpenGauss {
+		return "", nil
+	}
+	var mode string
+	if err := db.QueryRowContext(ctx, "SELECT datcompatibility FROM pg_database WHERE datname = current_database()").Scan(&mode); err != nil {
+		return "", fmt.Errorf("read the database's compatibility mode: %w", err)
+	}
+	return mode, nil
+}
+
+// RequirePGMode refuses an openGauss database in a mode other than PG for the kit's
+// row paths (copy, verify, CDC apply): in A mode '' is stored as NULL, CHAR/VARCHAR(n)
+// count bytes and DATE is timestamp(0), so values would not compare or round-trip.
+func RequirePGMode(mode, database, side string) error {
+	if mode == "" || strings.EqualFold(mode, "PG") {
+		return nil
+	}
+	return fmt.Errorf("%s: database %s is in openGauss compatibility mode %s: xckit copies and compares rows as PG mode stores them ('' is NULL in A mode, VARCHAR(n) counts bytes); the platform's database must be created with DBCOMPATIBILITY 'PG' (xckit install does)", side, database, strings.ToUpper(mode))
 }

@@ -55,3 +55,20 @@ func TestSetParameterHint(t *testing.T) {
 		}
 	}
 }
+
+// Only PG mode passes the row paths; an engine without modes passes; the refusal
+// names the side, the database, the mode and the fix.
+func TestRequirePGMode(t *testing.T) {
+	for _, c := range []struct {
+		mode string
+		ok   bool
+	}{{"", true}, {"PG", true}, {"pg", true}, {"A", false}, {"B", false}, {"C", false}} {
+		err := dbx.RequirePGMode(c.mode, "payd", "target")
+		if (err == nil) != c.ok {
+			t.Errorf("mode %q: %v", c.mode, err)
+		}
+		if err != nil && (!strings.Contains(err.Error(), "target: database payd is in openGauss compatibility mode "+strings.ToUpper(c.mode)) || !strings.Contains(err.Error(), "DBCOMPATIBILITY 'PG'")) {
+			t.Errorf("mode %q: %v", c.mode, err)
+		}
+	}
+}
