@@ -76,7 +76,7 @@ func (db *DB) CompatibilityMode(ctx context.Context) (string, error) {
 }
 
 // RequirePGMode refuses an openGauss database in a mode other than PG for the kit's
-// row paths (copy, verify, CDC apply): in A mode '' is stored as NULL, CHAR/VARCHAR(n)
+// row paths (copy, verify, CDC apply): in A mode ” is stored as NULL, CHAR/VARCHAR(n)
 // count bytes and DATE is timestamp(0), so values would not compare or round-trip.
 func RequirePGMode(mode, database, side string) error {
 	if mode == "" || strings.EqualFold(mode, "PG") {
