@@ -4,5 +4,6 @@
 // closed-loop driver runs N workers, and HDR histograms record latency, service time
 // and the platform's own time for the steady-state window.
 //
-// It may import platform (its client), internal/dbx and well-kept libraries.
+// It may import platform (its client), profiles (the acceptance cases), internal/dbx and
+// well-kept libraries.
 package bench

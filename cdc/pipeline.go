@@ -2,18 +2,11 @@ package cdc
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xckit/xckit/internal/dbx"
 )
@@ -214,26 +207,8 @@ func (p *Pipeline) retry(ctx context.Context, what string, f func(context.Contex
 	}
 }
 
-// transient reports a connection-level failure: the database is down or restarting.
+// transient reports a connection-level failure (the database is down or restarting)
+// that is not one of the pipeline's own permanent errors.
 func transient(err error) bool {
-	if isPermanent(err) {
-		return false
-	}
-	var ne net.Error
-	var pgErr *pgconn.PgError
-	var myErr *mysql.MySQLError
-	switch {
-	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &ne):
-		return true
-	case errors.As(err, &pgErr):
-		// 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 08xxx
-		// connection; 55006: another session holds the slot for a moment.
-		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "55006"
-	case errors.As(err, &myErr):
-		return myErr.Number == 2006 || myErr.Number == 2013 || myErr.Number == 1927 || myErr.Number == 1053
-	}
-	s := err.Error()
-	return strings.Contains(s, "connection refused") || strings.Contains(s, "broken pipe") ||
-		strings.Contains(s, "bad connection") || strings.Contains(s, "unexpected EOF") || strings.Contains(s, "connection reset")
+	return !isPermanent(err) && dbx.IsTransient(err)
 }

@@ -5,5 +5,6 @@
 // with "found a problem" (fail). Host files are read under a root directory so that
 // tests can point at fixture trees.
 //
-// It may import profiles, internal/dbx, cdc (table and key queries) and gopsutil.
+// It may import profiles, internal/dbx, internal/atomicfile, cdc (table and key queries)
+// and gopsutil.
 package checks

@@ -4,5 +4,6 @@
 // sides, and a report of RTO and RPO. Traffic switch drivers (nginx, exec) sit behind
 // one small interface.
 //
-// It may import cdc, installer, platform, profiles, internal/dbx and internal/journal.
+// It may import cdc, installer, platform, profiles, report (its HTML report), internal/dbx,
+// internal/journal and gopkg.in/yaml.v3.
 package cutover

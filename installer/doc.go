@@ -3,5 +3,6 @@
 // able to say what it would do (--plan), each recorded in a fsynced journal so that an
 // interrupted install is resumed knowingly (--resume) instead of repeated blindly.
 //
-// It may import checks, platform, profiles, internal/dbx and internal/journal.
+// It may import checks, platform, profiles, internal/dbx, internal/journal,
+// internal/atomicfile and gopkg.in/yaml.v3.
 package installer

@@ -4,5 +4,6 @@
 // channel), an idempotent ledger on openGauss/PostgreSQL or MySQL/MariaDB, embedded
 // migrations per dialect, and Prometheus metrics.
 //
-// It may import internal/dbx and well-kept libraries; never cmd/ or other capabilities.
+// It may import internal/dbx, internal/buildinfo and well-kept libraries (never cmd/ or
+// other capabilities).
 package platform

@@ -3,5 +3,6 @@
 // differences between them, and openGauss's own password handshakes (sha256,
 // md5_sha256, sm3) answered underneath pgx.
 //
-// It may import only the standard library and the database drivers.
+// It may import only the standard library, the database drivers and
+// github.com/emmansun/gmsm (SM3).
 package dbx

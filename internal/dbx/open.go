@@ -3,10 +3,12 @@ package dbx
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -184,4 +186,31 @@ func IsUndefinedTable(err error) bool {
 		return myErr.Number == 1146
 	}
 	return false
+}
+
+// IsTransient reports a connection-level failure on any engine: the database is down,
+// restarting or briefly busy, and the same statement may succeed after a reconnect.
+// PostgreSQL family: SQLSTATE class 08, 57P01 admin shutdown, 57P02 crash shutdown,
+// 57P03 cannot connect now, 55006 (a slot held for a moment by another session);
+// MySQL: 2006 gone away, 2013 lost connection, 1927 killed connection, 1053 shutdown.
+func IsTransient(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ne net.Error
+	var pgErr *pgconn.PgError
+	var myErr *mysql.MySQLError
+	switch {
+	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &ne):
+		return true
+	case errors.As(err, &pgErr):
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" || pgErr.Code == "55006"
+	case errors.As(err, &myErr):
+		return myErr.Number == 2006 || myErr.Number == 2013 || myErr.Number == 1927 || myErr.Number == 1053
+	}
+	// Drivers that lose the connection mid-read report it only in words.
+	s := err.Error()
+	return strings.Contains(s, "connection refused") || strings.Contains(s, "broken pipe") ||
+		strings.Contains(s, "bad connection") || strings.Contains(s, "unexpected EOF") || strings.Contains(s, "connection reset")
 }

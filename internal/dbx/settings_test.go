@@ -2,8 +2,14 @@ package dbx_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/internal/labtest"
@@ -69,6 +75,32 @@ func TestRequirePGMode(t *testing.T) {
 		}
 		if err != nil && (!strings.Contains(err.Error(), "target: database payd is in openGauss compatibility mode "+strings.ToUpper(c.mode)) || !strings.Contains(err.Error(), "DBCOMPATIBILITY 'PG'")) {
 			t.Errorf("mode %q: %v", c.mode, err)
+		}
+	}
+}
+
+// Connection-level failures on either engine are transient; a constraint violation, a
+// syntax error or a refused login are not.
+func TestIsTransient(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&pgconn.PgError{Code: "57P01"}, true},
+		{&pgconn.PgError{Code: "08006"}, true},
+		{&pgconn.PgError{Code: "55006"}, true},
+		{&pgconn.PgError{Code: "23505"}, false},
+		{&pgconn.PgError{Code: "42601"}, false},
+		{&pgconn.PgError{Code: "28P01"}, false},
+		{&mysql.MySQLError{Number: 2013}, true},
+		{&mysql.MySQLError{Number: 1062}, false},
+		{fmt.Errorf("apply: %w", syscall.ECONNREFUSED), true},
+		{errors.New("read tcp: unexpected EOF"), true},
+		{errors.New("no such table"), false},
+		{nil, false},
+	} {
+		if got := dbx.IsTransient(c.err); got != c.want {
+			t.Errorf("%v: %v, want %v", c.err, got, c.want)
 		}
 	}
 }

@@ -3,5 +3,5 @@
 // package, serialised across test processes with a file lock. `make test` takes it
 // down afterwards. Tests run with -short skip with a message instead.
 //
-// Only _test.go files import it.
+// Only _test.go files import it. It may import lab and internal/dbx.
 package labtest
