@@ -6,12 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/proc"
 	"github.com/xckit/xckit/report"
 )
 
@@ -191,38 +191,24 @@ func startCDC(ctx context.Context, o *op) (string, error) {
 	return "", fmt.Errorf("cdc run did not start within 15 s")
 }
 
+// CDCRun recognises a `xckit cdc run` process (whatever the binary is called).
+var CDCRun = proc.Is{Args: []string{"cdc", "run"}}
+
+// stopCDC ends the cdc run: it finishes its batch on SIGTERM; one stuck past 30 s is
+// killed (its checkpoint is committed with the data, so nothing is lost or doubled).
 func stopCDC(ctx context.Context, o *op) (string, error) {
 	pid := livePid(cdcPid(o))
 	if pid == 0 {
 		return "not running", nil
 	}
 	o.changed()
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
-		return "", fmt.Errorf("stop cdc run pid %d: %w", pid, err)
+	if err := proc.Stop(ctx, pid, proc.StopOptions{Is: CDCRun, Grace: 30 * time.Second, Kill: true}); err != nil {
+		return "", fmt.Errorf("stop cdc run: %w", err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if livePid(cdcPid(o)) == 0 || syscall.Kill(pid, 0) != nil {
-			return fmt.Sprintf("cdc run pid %d stopped", pid), nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return "", fmt.Errorf("cdc run pid %d did not stop within 30 s", pid)
+	return fmt.Sprintf("cdc run pid %d stopped", pid), nil
 }
 
-func livePid(file string) int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	if pid <= 0 || syscall.Kill(pid, 0) != nil {
-		return 0
-	}
-	if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
-		return 0
-	}
-	return pid
-}
+func livePid(file string) int { return proc.Running(file, CDCRun) }
 
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

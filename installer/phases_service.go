@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/proc"
 )
 
 // UnitTemplate is the hardened systemd unit for payd.
@@ -142,10 +143,8 @@ func (r *run) paydPID() int {
 		}
 		fmt.Sscan(string(b), &pid)
 	}
-	if pid > 0 && syscall.Kill(pid, 0) == nil {
-		if comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); strings.TrimSpace(string(comm)) == "payd" {
-			return pid
-		}
+	if proc.Alive(pid, paydProcess) {
+		return pid
 	}
 	return 0
 }
@@ -212,20 +211,12 @@ func startSupervised(r *run) error {
 	return nil
 }
 
+// paydProcess recognises payd by its program name.
+var paydProcess = proc.Is{Comm: "payd"}
+
+// stopPID stops payd: SIGTERM (it finishes its requests), SIGKILL after grace.
 func stopPID(pid int, grace time.Duration) error {
-	syscall.Kill(pid, syscall.SIGTERM)
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
-			return nil
-		}
-		if st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); strings.Contains(string(st), ") Z ") {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	syscall.Kill(pid, syscall.SIGKILL)
-	return fmt.Errorf("payd pid %d did not stop within %s and was killed", pid, grace)
+	return proc.Stop(context.Background(), pid, proc.StopOptions{Is: paydProcess, Grace: grace, Kill: true})
 }
 
 // --- health ---

@@ -3,6 +3,6 @@
 // legacy database) and "lb" (nginx, standing in for the site's F5), all under one
 // directory, on loopback, started and stopped by pid.
 //
-// It may import internal/dbx, internal/atomicfile, lab/gaussfront and the standard
-// library. Nothing in the kit's production paths imports lab.
+// It may import internal/dbx, internal/atomicfile, internal/proc, lab/gaussfront and the
+// standard library. Nothing in the kit's production paths imports lab.
 package lab

@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
+	"github.com/xckit/xckit/internal/proc"
 	"github.com/xckit/xckit/lab/gaussfront"
 )
 
@@ -45,13 +45,9 @@ func (g *gauss) frontPID() int        { return readPID(g.frontPIDFile()) }
 func (g *gauss) frontRunning() bool   { return frontAlive(g.frontPID()) }
 
 // frontAlive: pid runs `<xckit> lab gauss-front` (whatever the binary is called).
-func frontAlive(pid int) bool {
-	if !alive(pid, "") {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && strings.Contains(string(b), "lab\x00gauss-front\x00")
-}
+func frontAlive(pid int) bool { return proc.Alive(pid, frontProcess) }
+
+var frontProcess = proc.Is{Args: []string{"lab", "gauss-front"}}
 
 func (g *gauss) up(ctx context.Context) error {
 	if g.s.GaussInitialUser == "" {

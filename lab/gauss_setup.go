@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/proc"
 	"github.com/xckit/xckit/lab/gaussfront"
 )
 
@@ -242,7 +243,7 @@ func (g *gauss) startFront(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start the gauss front (%s): %w", bin, err)
 	}
-	if err := writeFileAtomic(g.frontPIDFile(), []byte(fmt.Sprintln(cmd.Process.Pid)), 0o644); err != nil {
+	if err := proc.WritePIDFile(g.frontPIDFile(), cmd.Process.Pid); err != nil {
 		return err
 	}
 	exited := make(chan struct{})
@@ -278,10 +279,7 @@ func RunFront(ctx context.Context, dir string, log *slog.Logger) error {
 }
 
 func (g *gauss) down(ctx context.Context) error {
-	var ferr error
-	if g.frontRunning() {
-		ferr = stopPID(g.frontPID(), "", syscall.SIGTERM, 10*time.Second)
-	}
+	ferr := proc.Stop(ctx, g.frontPID(), proc.StopOptions{Is: frontProcess, Grace: 10 * time.Second, Kill: true})
 	// SIGINT is PostgreSQL's fast shutdown: roll back open transactions, checkpoint.
 	if err := stopPID(g.pid(), "postgres", syscall.SIGINT, 30*time.Second); err != nil {
 		return err

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/xckit/xckit/internal/proc"
 )
 
 // searchDirs are looked in after PATH; a variable so tests can empty it.
@@ -108,59 +110,14 @@ func tail(s string, n int) string {
 }
 
 // readPID reads the first line of a pid file; 0 when there is none.
-func readPID(file string) int {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	pid, _ := strconv.Atoi(strings.TrimSpace(line))
-	return pid
-}
+func readPID(file string) int { return proc.ReadPIDFile(file) }
 
 // alive reports whether pid runs a program whose name contains comm (not a zombie).
-func alive(pid int, comm string) bool {
-	if pid <= 0 {
-		return false
-	}
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(stat)
-	open, closing := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || closing < open || closing+2 >= len(s) {
-		return false
-	}
-	if s[closing+2] == 'Z' {
-		return false
-	}
-	return comm == "" || strings.Contains(s[open+1:closing], comm)
-}
+func alive(pid int, comm string) bool { return proc.Alive(pid, proc.Is{Comm: comm}) }
 
 // stopPID signals pid and waits until it is gone, escalating to SIGKILL after grace.
 func stopPID(pid int, comm string, sig syscall.Signal, grace time.Duration) error {
-	if !alive(pid, comm) {
-		return nil
-	}
-	if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-		return fmt.Errorf("signal %s pid %d: %w", comm, pid, err)
-	}
-	deadline := time.Now().Add(grace)
-	for time.Now().Before(deadline) {
-		if !alive(pid, comm) {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	syscall.Kill(pid, syscall.SIGKILL)
-	for range 100 {
-		if !alive(pid, comm) {
-			return fmt.Errorf("%s pid %d did not stop within %s and was killed", comm, pid, grace)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s pid %d survives SIGKILL", comm, pid)
+	return proc.Stop(context.Background(), pid, proc.StopOptions{Is: proc.Is{Comm: comm}, Signal: sig, Grace: grace, Kill: true})
 }
 
 // portFree reports whether nothing listens on 127.0.0.1:port.

@@ -8,9 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -21,6 +19,7 @@ import (
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/cutover"
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/proc"
 	"github.com/xckit/xckit/profiles"
 )
 
@@ -269,7 +268,7 @@ func cdcRun(c *cli.Context) error {
 	}
 	defer release()
 	pidFile := cdcPidFile(c)
-	if err := os.WriteFile(pidFile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+	if err := proc.WritePIDFile(pidFile, os.Getpid()); err != nil {
 		return &exitError{code: exitUsage, err: fmt.Errorf("pid file: %w", err)}
 	}
 	defer os.Remove(pidFile)
@@ -582,25 +581,20 @@ func cdcStop(c *cli.Context) error {
 		}
 		file = cutover.CDCPidFile(site)
 	}
-	b, err := os.ReadFile(file)
-	if err != nil {
+	if _, err := os.Stat(file); err != nil {
 		return failed("no cdc run of slot %s on this host (%s: %v)", c.String("slot"), file, err)
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
+	pid := proc.ReadPIDFile(file)
+	if pid == 0 {
 		return usage("pid file %s does not hold a pid", file)
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+	if !proc.Alive(pid, cutover.CDCRun) {
 		os.Remove(file)
-		return failed("cdc run pid %d is not running (%v); removed its stale pid file", pid, err)
+		return failed("cdc run pid %d is not running; removed its stale pid file", pid)
 	}
-	deadline := time.Now().Add(c.Duration("timeout"))
-	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
-			fmt.Fprintf(c.App.ErrWriter, "cdc run pid %d stopped\n", pid)
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
+	if err := proc.Stop(c.Context, pid, proc.StopOptions{Is: cutover.CDCRun, Grace: c.Duration("timeout")}); err != nil {
+		return failed("%v", err)
 	}
-	return failed("cdc run pid %d did not stop within %s", pid, c.Duration("timeout"))
+	fmt.Fprintf(c.App.ErrWriter, "cdc run pid %d stopped\n", pid)
+	return nil
 }
