@@ -16,7 +16,7 @@ import (
 // anywhere re-reads from the slot and skips what the checkpoint covers.
 type Pipeline struct {
 	Reader  Source
-	Sink    *Sink
+	Sink    Applier
 	Tables  []string // patterns of source tables to replicate (none = all)
 	Log     *slog.Logger
 	Idle    time.Duration // wait when there is nothing to read (default 100ms)
@@ -31,6 +31,20 @@ type Source interface {
 	Next(ctx context.Context) ([]Txn, error)
 	CurrentLSN(ctx context.Context) (LSN, error)
 	Confirm(ctx context.Context, upTo LSN) error
+}
+
+// Applier is what the pipeline writes to: it applies source transactions together
+// with the checkpoint that covers them, in one target transaction (so that a crash
+// anywhere leaves both or neither), and reads that checkpoint back. Sink is today's
+// implementation, for MySQL/MariaDB and the PostgreSQL family.
+type Applier interface {
+	Slot() string
+	Checkpoint(ctx context.Context) (Checkpoint, bool, error)
+	// Apply applies txns and records upTo as the checkpoint, atomically; it returns
+	// the rows written.
+	Apply(ctx context.Context, txns []Txn, upTo LSN) (int, error)
+	// MarkSeen records that every source transaction before lsn is applied.
+	MarkSeen(ctx context.Context, lsn LSN) error
 }
 
 // Stats are the pipeline's counters, safe to read while it runs.
@@ -63,7 +77,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		var err error
 		cp, ok, err = p.Sink.Checkpoint(c)
 		if err == nil && !ok {
-			err = fmt.Errorf("no checkpoint for slot %s on the target: run xckit cdc init first", p.Sink.slot)
+			err = fmt.Errorf("no checkpoint for slot %s on the target: run xckit cdc init first", p.Sink.Slot())
 			return permanent(err)
 		}
 		return err
@@ -71,7 +85,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		return err
 	}
 	p.Stats.AppliedLSN.Store(uint64(cp.LSN))
-	p.Log.Info("cdc: running", "slot", p.Sink.slot, "checkpoint", cp.LSN.String())
+	p.Log.Info("cdc: running", "slot", p.Sink.Slot(), "checkpoint", cp.LSN.String())
 	var seen LSN
 	// quiet is the source position read before the last read that found nothing (0
 	// after a read that found changes). The position is the write position, while a
@@ -157,7 +171,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	p.Log.Info("cdc: stopped", "slot", p.Sink.slot, "applied", LSN(p.Stats.AppliedLSN.Load()).String())
+	p.Log.Info("cdc: stopped", "slot", p.Sink.Slot(), "applied", LSN(p.Stats.AppliedLSN.Load()).String())
 	return nil
 }
 

@@ -74,6 +74,9 @@ func (s *Sink) EnsureCheckpointTable(ctx context.Context) error {
 	return nil
 }
 
+// Slot is the slot whose changes the sink applies.
+func (s *Sink) Slot() string { return s.slot }
+
 // MarkSeen records that everything committed on the source before lsn is applied.
 func (s *Sink) MarkSeen(ctx context.Context, lsn LSN) error {
 	d := s.db.Dialect
