@@ -439,24 +439,42 @@ func sh(ctx context.Context, command string) error {
 	return nil
 }
 
-// waitReady polls a URL until it answers 200.
+// waitReady polls a URL until it answers 200, for at most d; each request has its own
+// deadline, and an ended ctx (Ctrl-C) ends the wait at once.
 func waitReady(ctx context.Context, url string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	var last string
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url)
+	for {
+		rctx, cancel := context.WithTimeout(ctx, min(5*time.Second, max(time.Until(deadline), 100*time.Millisecond)))
+		req, err := http.NewRequestWithContext(rctx, http.MethodGet, url, nil)
+		if err != nil {
+			cancel()
+			return fmt.Errorf("ready URL %q: %w", url, err)
+		}
+		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == 200 {
+			if resp.StatusCode == http.StatusOK {
+				cancel()
 				return nil
 			}
 			last = resp.Status
 		} else {
 			last = err.Error()
 		}
-		time.Sleep(100 * time.Millisecond)
+		cancel()
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for %s: %w", url, ctx.Err())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready within %s (last: %s)", url, d, last)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", url, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
-	return fmt.Errorf("%s not ready within %s (last: %s)", url, d, last)
 }
 
 // smoke sends a signed debit and credit of one fen through the balancer.

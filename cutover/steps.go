@@ -186,7 +186,11 @@ func startCDC(ctx context.Context, o *op) (string, error) {
 		if livePid(cdcPid(o)) != 0 {
 			return fmt.Sprintf("cdc run pid %d", cmd.Process.Pid), nil
 		}
-		time.Sleep(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("waiting for cdc run to start: %w", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	return "", fmt.Errorf("cdc run did not start within 15 s")
 }

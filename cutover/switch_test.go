@@ -2,7 +2,10 @@ package cutover
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -159,5 +162,24 @@ func TestOldWorkersRetired(t *testing.T) {
 		if got := oldWorkersRetired(tc.pids); got != tc.want {
 			t.Errorf("%s: oldWorkersRetired = %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// waitReady ends at once when its context does (Ctrl-C during a cutover), not when
+// its own deadline passes; and it reports the last answer when that passes.
+func TestWaitReadyHonoursTheContext(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) }))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(150*time.Millisecond, cancel)
+	start := time.Now()
+	err := waitReady(ctx, srv.URL, time.Minute)
+	if !errors.Is(err, context.Canceled) || time.Since(start) > 2*time.Second {
+		t.Errorf("after Ctrl-C: %v in %s", err, time.Since(start))
+	}
+	err = waitReady(context.Background(), srv.URL, 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "503") {
+		t.Errorf("not ready: %v", err)
 	}
 }

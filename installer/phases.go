@@ -87,7 +87,10 @@ func planOSTune(ctx context.Context, r *run) ([]string, error) {
 }
 
 func applyOSTune(ctx context.Context, r *run) (int, error) {
-	list, _ := checks.ForProfile(r.o.Profile, []string{"host"})
+	list, err := checks.ForProfile(r.o.Profile, []string{"host"})
+	if err != nil {
+		return 0, fmt.Errorf("the profile's host checks: %w", err)
+	}
 	rep := checks.Run(ctx, list, &checks.Target{Root: r.o.HostRoot, Profile: r.o.Profile}, nil)
 	plan, err := checks.PlanFixes(r.o.HostRoot, rep)
 	if err != nil {

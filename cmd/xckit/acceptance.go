@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -72,7 +73,7 @@ func benchAcceptance(c *cli.Context) error {
 	res := report.Results{Schema: report.Schema, Kind: "acceptance", Started: time.Now().UTC(), Command: commandLine(os.Args),
 		Profile: p.Name, Target: dbx.Redact(l.client.BaseURL), Host: checks.HostFingerprint(c.Context, "/"), XckitVer: buildinfo.Version, Pass: true}
 	res.Database = l.database
-	if resp, err := http.Get(l.client.BaseURL + "/readyz"); err != nil {
+	if resp, err := getReadyz(c.Context, l.client.BaseURL); err != nil {
 		logger(c).Warn("bench: the evidence will not name the system under test", "readyz", dbx.Redact(err.Error()))
 	} else {
 		if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&res.System); err != nil {
@@ -353,4 +354,33 @@ func capacityCommand() *cli.Command {
 			})
 		},
 	}
+}
+
+// getReadyz asks the system under test who it is, within 5 s (and Ctrl-C).
+func getReadyz(ctx context.Context, base string) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/readyz", nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelBody{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelBody ends a request's context when its body is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }

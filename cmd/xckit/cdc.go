@@ -2,10 +2,8 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -274,9 +272,11 @@ func cdcRun(c *cli.Context) error {
 	defer os.Remove(pidFile)
 	stats := &cdc.Stats{}
 	if addr := c.String("metrics-addr"); addr != "" {
-		srv := &http.Server{Addr: addr, Handler: cdcMetrics(stats, c.String("slot")), ReadHeaderTimeout: 5 * time.Second}
-		go srv.ListenAndServe()
-		defer srv.Shutdown(context.Background())
+		stop, err := cdc.ServeMetrics(addr, stats, c.String("slot"))
+		if err != nil {
+			return usage("--metrics-addr: %v", err)
+		}
+		defer stop()
 	}
 	p := &cdc.Pipeline{Reader: cdc.NewSQLReader(src, c.String("slot"), dec, c.Int("batch")), Sink: cdc.NewSink(dst, c.String("slot")),
 		Tables: patterns(c), Log: logger(c), Stats: stats}
@@ -284,21 +284,6 @@ func cdcRun(c *cli.Context) error {
 		return failed("cdc run stopped: %w", err)
 	}
 	return nil
-}
-
-// cdcMetrics serves the pipeline's counters in Prometheus text format.
-func cdcMetrics(s *cdc.Stats, slot string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		l := fmt.Sprintf("{slot=%q}", slot)
-		fmt.Fprintf(w, "# TYPE xckit_cdc_rows_total counter\nxckit_cdc_rows_total%s %d\n", l, s.Rows.Load())
-		fmt.Fprintf(w, "# TYPE xckit_cdc_txns_total counter\nxckit_cdc_txns_total%s %d\n", l, s.Txns.Load())
-		fmt.Fprintf(w, "# TYPE xckit_cdc_retries_total counter\nxckit_cdc_retries_total%s %d\n", l, s.Retries.Load())
-		fmt.Fprintf(w, "# TYPE xckit_cdc_applied_lsn gauge\nxckit_cdc_applied_lsn%s %d\n", l, s.AppliedLSN.Load())
-		if ns := s.LastCommitUnixNano.Load(); ns > 0 {
-			fmt.Fprintf(w, "# TYPE xckit_cdc_last_commit_seconds gauge\nxckit_cdc_last_commit_seconds%s %.3f\n", l, float64(ns)/1e9)
-		}
-	})
 }
 
 func cdcStatus(c *cli.Context) error {
