@@ -45,7 +45,7 @@ type Journal interface {
 
 // Event is progress, for the command's output.
 type Event struct {
-	Index   int    // 1-based
+	Index   int // 1-based
 	Step    string
 	Kind    string // skipped, resumed, done, failed, undone, undo-failed
 	Reason  string // of a skip
