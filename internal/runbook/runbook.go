@@ -89,6 +89,10 @@ func (e *StepError) Error() string {
 
 func (e *StepError) Unwrap() error { return e.Err }
 
+// ErrKilled, returned (wrapped) by a step, stops the run as a killed process would:
+// nothing more is journaled and nothing undone. Tests stop steps half-way with it.
+var ErrKilled = errors.New("killed")
+
 // Runner runs a runbook's steps.
 type Runner struct {
 	Runbook string        // install, cutover, rollback: for messages
@@ -97,6 +101,8 @@ type Runner struct {
 	Resume  bool          // continue the run the journal records
 	Undo    bool          // on failure, undo what the run changed
 	Events  func(Event)   // progress (nil: none)
+	// Redact cleans an error's text before the journal keeps it (passwords).
+	Redact func(string) string
 }
 
 // Check refuses a dirty journal unless the run resumes it.
@@ -178,12 +184,19 @@ func (r *Runner) Run(ctx context.Context, steps []Step) (done []string, err erro
 		t0 := time.Now()
 		res, err := s.Apply(ctx)
 		secs := time.Since(t0).Seconds()
+		if errors.Is(err, ErrKilled) {
+			return done, &StepError{Runbook: r.Runbook, Step: s.Name, Err: err, Done: done}
+		}
 		if res.Changes > 0 {
 			// Even a failed step may have changed something half-way: undo it too.
 			applied, changed[s.Name] = append(applied, s), true
 		}
 		if err != nil {
-			if jerr := r.Journal.Append(journal.Entry{Step: s.Name, Event: journal.Failed, Error: err.Error()}); jerr != nil {
+			text := err.Error()
+			if r.Redact != nil {
+				text = r.Redact(text)
+			}
+			if jerr := r.Journal.Append(journal.Entry{Step: s.Name, Event: journal.Failed, Error: text}); jerr != nil {
 				err = fmt.Errorf("%w; and the journal could not record it: %v", err, jerr)
 			}
 			r.emit(Event{Index: i + 1, Step: s.Name, Kind: "failed", Result: res, Seconds: secs, Err: err})

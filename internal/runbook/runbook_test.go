@@ -226,3 +226,30 @@ func TestSkipAndContext(t *testing.T) {
 		t.Errorf("an ended context: %v %v", err, w.applied)
 	}
 }
+
+// A step killed half-way (ErrKilled) leaves the journal as a kill would: started, not
+// finished, nothing undone; the failure's text reaches the journal redacted.
+func TestKilledAndRedacted(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "j")
+	w := newWorld()
+	steps := w.steps("a", "b")
+	steps[1].Apply = func(context.Context) (Result, error) { return Result{Changes: 1}, fmt.Errorf("hook: %w", ErrKilled) }
+	r := &Runner{Runbook: "t", Journal: openJournal(t, path, 0), Undo: true}
+	if _, err := r.Run(context.Background(), steps); !errors.Is(err, ErrKilled) || len(w.undone) != 0 {
+		t.Fatalf("killed: %v undone %v", err, w.undone)
+	}
+	if st := read(t, path); st.Dirty != "b" || !st.Done["a"] {
+		t.Errorf("journal after a kill: %+v", st)
+	}
+	steps = w.steps("c")
+	steps[0].Apply = func(context.Context) (Result, error) {
+		return Result{}, errors.New("connect postgres://u:secret@h/db: refused")
+	}
+	path2 := filepath.Join(t.TempDir(), "k")
+	r = &Runner{Runbook: "t", Journal: openJournal(t, path2, 0), Redact: func(s string) string { return strings.ReplaceAll(s, "secret", "xxxxx") }}
+	r.Run(context.Background(), steps)
+	if st := read(t, path2); !strings.Contains(st.Failed["c"], "xxxxx") || strings.Contains(st.Failed["c"], "secret") {
+		t.Errorf("the journal keeps %q", st.Failed["c"])
+	}
+}
