@@ -4,5 +4,5 @@
 // interrupted install is resumed knowingly (--resume) instead of repeated blindly.
 //
 // It may import checks, platform, profiles, internal/dbx, internal/journal,
-// internal/atomicfile, internal/proc and gopkg.in/yaml.v3.
+// internal/atomicfile, internal/proc, internal/runbook and gopkg.in/yaml.v3.
 package installer

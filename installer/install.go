@@ -12,10 +12,12 @@ import (
 
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/internal/journal"
+	"github.com/xckit/xckit/internal/runbook"
 )
 
-// errStopped is the test hook's "killed here": nothing more is recorded.
-var errStopped = errors.New("stopped by the test hook")
+// errStopped is the test hook's "killed here": the run stops as a kill would, with
+// nothing more journaled (runbook.ErrKilled).
+var errStopped = fmt.Errorf("stopped by the test hook: %w", runbook.ErrKilled)
 
 // PartialError says how far an install got: goose's model.
 type PartialError struct {
@@ -39,12 +41,8 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// DirtyError: the last install stopped in the middle of a phase.
-type DirtyError struct{ Phase string }
-
-func (e *DirtyError) Error() string {
-	return fmt.Sprintf("the last install stopped during phase %s and never finished it (the journal is dirty): check what it left, then run again with --resume", e.Phase)
-}
+// DirtyError: the last install stopped in the middle of a phase (the runbook engine's).
+type DirtyError = runbook.DirtyError
 
 // PhaseResult is one phase of a report.
 type PhaseResult struct {
@@ -64,89 +62,110 @@ type Report struct {
 	Changes int           `json:"changes"`
 }
 
+// steps are the phases as runbook steps over one run's state.
+func (r *run) steps() []runbook.Step {
+	var out []runbook.Step
+	for _, p := range Phases() {
+		s := runbook.Step{
+			Name: p.Name,
+			Plan: func(ctx context.Context) ([]string, error) { return p.plan(ctx, r) },
+			Apply: func(ctx context.Context) (runbook.Result, error) {
+				r.notes = nil
+				n, err := p.apply(ctx, r)
+				return runbook.Result{Changes: n, Notes: r.notes}, err
+			},
+		}
+		switch {
+		case p.Name == "os-tune" && !r.o.OSTune:
+			s.Skip = "skipped (--os-tune runs it)"
+		case r.skipped(p):
+			s.Skip = "skipped (--skip-phases)"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 // Install runs the phases in order. Completed phases run again (they are idempotent
 // and then report 0 changes) unless Resume is set, which continues after the last
 // completed one.
 func Install(ctx context.Context, o Options) (Report, error) {
 	o = withDefaults(o)
 	rep := Report{Prefix: o.Prefix, Plan: o.Plan}
+	for _, name := range o.SkipPhases {
+		if !slices.Contains(PhaseNames(), name) {
+			return rep, fmt.Errorf("--skip-phases %s: no such phase (phases: %s)", name, strings.Join(PhaseNames(), ", "))
+		}
+	}
+	r := &run{o: o}
+	defer r.close()
+	steps := r.steps()
+	if o.Plan {
+		for _, s := range steps {
+			pr := PhaseResult{Name: s.Name, Status: "planned"}
+			if s.Skip != "" {
+				pr.Status = "skipped"
+			} else {
+				lines, err := s.Plan(ctx)
+				if err != nil {
+					return rep, fmt.Errorf("plan %s: %w", s.Name, err)
+				}
+				pr.Plan = lines
+			}
+			rep.Phases = append(rep.Phases, pr)
+			fmt.Fprintf(o.Out, "%-13s %s\n", s.Name, strings.Join(orSkipped(pr), "\n              "))
+		}
+		return rep, nil
+	}
 	st, err := journal.Read(o.journalPath())
 	if err != nil {
 		return rep, err
 	}
-	if st.Dirty != "" && !o.Resume && !o.Plan {
-		return rep, &DirtyError{Phase: st.Dirty}
-	}
-	r := &run{o: o}
-	defer r.close()
-	phases := Phases()
-	for _, name := range o.SkipPhases {
-		if !slices.ContainsFunc(phases, func(p Phase) bool { return p.Name == name }) {
-			return rep, fmt.Errorf("--skip-phases %s: no such phase (phases: %s)", name, strings.Join(PhaseNames(), ", "))
-		}
-	}
-	if o.Plan {
-		for _, p := range phases {
-			pr := PhaseResult{Name: p.Name, Status: "planned"}
-			if r.skipped(p) {
-				pr.Status = "skipped"
-			} else if pr.Plan, err = p.plan(ctx, r); err != nil {
-				return rep, fmt.Errorf("plan %s: %w", p.Name, err)
-			}
-			rep.Phases = append(rep.Phases, pr)
-			fmt.Fprintf(o.Out, "%-13s %s\n", p.Name, strings.Join(orSkipped(pr), "\n              "))
-		}
-		return rep, nil
+	rb := &runbook.Runner{Runbook: "install", State: st, Resume: o.Resume, Redact: dbx.Redact, Events: func(e runbook.Event) { rep.record(o.Out, e) }}
+	if err := rb.Check(); err != nil {
+		return rep, err
 	}
 	j, err := journal.Open(o.journalPath())
 	if err != nil {
 		return rep, err
 	}
 	defer j.Close()
-	var done []string
-	for _, p := range phases {
-		if r.skipped(p) || (o.Resume && st.Done[p.Name] && st.Dirty != p.Name) {
-			reason := "skipped (--skip-phases)"
-			switch {
-			case !r.skipped(p):
-				reason = "done before (--resume)"
-			case p.Name == "os-tune" && !o.OSTune:
-				reason = "skipped (--os-tune runs it)"
-			}
-			rep.Phases = append(rep.Phases, PhaseResult{Name: p.Name, Status: "skipped"})
-			fmt.Fprintf(o.Out, "%-13s %s\n", p.Name, reason)
-			if !r.skipped(p) {
-				done = append(done, p.Name)
-			}
-			continue
+	rb.Journal = j
+	if _, err := rb.Run(ctx, steps); err != nil {
+		var se *runbook.StepError
+		if errors.As(err, &se) && !errors.Is(err, runbook.ErrKilled) {
+			return rep, &PartialError{Done: se.Done, Failed: se.Step, Err: se.Err, Resume: "xckit install --resume (same flags)"}
 		}
-		if err := j.Append(journal.Entry{Step: p.Name, Event: journal.Started}); err != nil {
-			return rep, err
-		}
-		start := time.Now()
-		r.notes = nil
-		changes, err := p.apply(ctx, r)
-		pr := PhaseResult{Name: p.Name, Status: "done", Changes: changes, Seconds: time.Since(start).Seconds(), Notes: r.notes}
-		if errors.Is(err, errStopped) {
-			return rep, err // as if killed: the journal shows the phase started, not finished
-		}
-		if err != nil {
-			j.Append(journal.Entry{Step: p.Name, Event: journal.Failed, Error: dbx.Redact(err.Error())})
-			pr.Status = "failed"
-			rep.Phases = append(rep.Phases, pr)
-			fmt.Fprintf(o.Out, "%-13s FAILED after %.1fs: %v\n", p.Name, pr.Seconds, dbx.Redact(err.Error()))
-			return rep, &PartialError{Done: done, Failed: p.Name, Err: err, Resume: "xckit install --resume (same flags)"}
-		}
-		if err := j.Append(journal.Entry{Step: p.Name, Event: journal.Finished, Changes: changes, Seconds: pr.Seconds}); err != nil {
-			return rep, err
-		}
-		done = append(done, p.Name)
-		rep.Phases = append(rep.Phases, pr)
-		rep.Changes += changes
-		fmt.Fprintf(o.Out, "%-13s done in %.2fs, %d changes%s\n", p.Name, pr.Seconds, changes, notes(r.notes))
+		return rep, err
 	}
 	fmt.Fprintf(o.Out, "install complete: %d changes\n", rep.Changes)
 	return rep, nil
+}
+
+// record adds a step's event to the report and prints it.
+func (rep *Report) record(w io.Writer, e runbook.Event) {
+	pr := PhaseResult{Name: e.Step, Changes: e.Result.Changes, Seconds: e.Seconds, Notes: e.Result.Notes}
+	switch e.Kind {
+	case "skipped":
+		pr.Status = "skipped"
+		fmt.Fprintf(w, "%-13s %s\n", e.Step, e.Reason)
+	case "resumed":
+		pr.Status = "skipped"
+		fmt.Fprintf(w, "%-13s done before (--resume)\n", e.Step)
+	case "failed":
+		if errors.Is(e.Err, runbook.ErrKilled) {
+			return
+		}
+		pr.Status = "failed"
+		fmt.Fprintf(w, "%-13s FAILED after %.1fs: %v\n", e.Step, e.Seconds, dbx.Redact(e.Err.Error()))
+	case "done":
+		pr.Status = "done"
+		rep.Changes += e.Result.Changes
+		fmt.Fprintf(w, "%-13s done in %.2fs, %d changes%s\n", e.Step, e.Seconds, e.Result.Changes, notes(e.Result.Notes))
+	default:
+		return
+	}
+	rep.Phases = append(rep.Phases, pr)
 }
 
 func notes(n []string) string {
@@ -169,33 +188,35 @@ func orSkipped(p PhaseResult) []string {
 // RunPhase runs one phase alone (xckit install phase NAME), recorded like any other.
 func RunPhase(ctx context.Context, o Options, name string) (PhaseResult, error) {
 	o = withDefaults(o)
-	for _, p := range Phases() {
-		if p.Name != name {
-			continue
-		}
-		r := &run{o: o}
-		defer r.close()
-		if o.Plan {
-			lines, err := p.plan(ctx, r)
-			return PhaseResult{Name: name, Status: "planned", Plan: lines}, err
-		}
-		j, err := journal.Open(o.journalPath())
-		if err != nil {
-			return PhaseResult{}, err
-		}
-		defer j.Close()
-		j.Append(journal.Entry{Step: name, Event: journal.Started})
-		start := time.Now()
-		changes, err := p.apply(ctx, r)
-		res := PhaseResult{Name: name, Status: "done", Changes: changes, Seconds: time.Since(start).Seconds(), Notes: r.notes}
-		if err != nil {
-			j.Append(journal.Entry{Step: name, Event: journal.Failed, Error: dbx.Redact(err.Error())})
-			res.Status = "failed"
-			return res, err
-		}
-		return res, j.Append(journal.Entry{Step: name, Event: journal.Finished, Changes: changes, Seconds: res.Seconds})
+	r := &run{o: o}
+	defer r.close()
+	i := slices.Index(PhaseNames(), name)
+	if i < 0 {
+		return PhaseResult{}, fmt.Errorf("no phase %q: phases are %s", name, strings.Join(PhaseNames(), ", "))
 	}
-	return PhaseResult{}, fmt.Errorf("no phase %q: phases are %s", name, strings.Join(PhaseNames(), ", "))
+	s := r.steps()[i]
+	s.Skip = "" // named on its own, it runs
+	if o.Plan {
+		lines, err := s.Plan(ctx)
+		return PhaseResult{Name: name, Status: "planned", Plan: lines}, err
+	}
+	j, err := journal.Open(o.journalPath())
+	if err != nil {
+		return PhaseResult{}, err
+	}
+	defer j.Close()
+	res := PhaseResult{Name: name}
+	rb := &runbook.Runner{Runbook: "install phase " + name, Journal: j, Redact: dbx.Redact, Events: func(e runbook.Event) {
+		res.Status, res.Changes, res.Seconds, res.Notes = e.Kind, e.Result.Changes, e.Seconds, e.Result.Notes
+	}}
+	if _, err := rb.Run(ctx, []runbook.Step{s}); err != nil {
+		var se *runbook.StepError
+		if errors.As(err, &se) {
+			return res, se.Err
+		}
+		return res, err
+	}
+	return res, nil
 }
 
 func withDefaults(o Options) Options {
