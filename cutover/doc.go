@@ -5,5 +5,5 @@
 // one small interface.
 //
 // It may import cdc, installer, platform, profiles, report (its HTML report), internal/dbx,
-// internal/journal, internal/proc and gopkg.in/yaml.v3.
+// internal/journal, internal/proc, internal/runbook and gopkg.in/yaml.v3.
 package cutover

@@ -15,6 +15,7 @@ import (
 
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/internal/journal"
+	engine "github.com/xckit/xckit/internal/runbook"
 	"github.com/xckit/xckit/platform"
 	"github.com/xckit/xckit/profiles"
 )
@@ -220,75 +221,28 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 	return rep, err
 }
 
-// run applies the steps in order; a failure undoes, newest first, what was changed.
+// run applies the steps in order on the runbook engine; a failure undoes, newest
+// first, what was changed, unless traffic may have moved (the route step started).
 func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb runbook) (Report, error) {
-	var done []step
-	changed := map[string]bool{}
-	abort := func(s step, res StepResult) (Report, error) {
-		o.rep.Steps = append(o.rep.Steps, res)
-		fmt.Fprintf(o.Out, "%2d. %-14s FAILED after %.2fs: %s\n", len(o.rep.Steps), s.name, res.Seconds, res.Detail)
-		if o.routing {
-			o.rep.Verdict = "failed-after-route"
-			return *o.rep, fmt.Errorf("%s: step %s failed after traffic was routed (%s): nothing is undone, since the routed side may "+
-				"already have accepted payments; find the cause, then run the same command with --resume", rb.kind, s.name, res.Detail)
+	r := &engine.Runner{Runbook: rb.kind, Journal: j, State: st, Resume: o.Resume, Undo: true, Redact: dbx.Redact, Events: o.event}
+	_, err := r.Run(ctx, o.engineSteps(rb))
+	if err != nil {
+		var se *engine.StepError
+		if !errors.As(err, &se) {
+			return *o.rep, err
 		}
-		o.restore(ctx, j, done, changed)
-		o.rep.Verdict = "aborted"
-		return *o.rep, fmt.Errorf("%s aborted at step %s: %s; %s", rb.kind, s.name, res.Detail, restoredText(o.rep.Restored))
-	}
-	for i, s := range rb.steps {
-		if o.Resume && st.Done[s.name] && st.Dirty != s.name {
-			fmt.Fprintf(o.Out, "%2d. %-14s done before (--resume)\n", i+1, s.name)
-			o.rep.Steps = append(o.rep.Steps, StepResult{Name: s.name, Status: "skipped", Detail: "done before"})
-			if s.resumed != nil {
-				s.resumed(o)
-			}
-			done, changed[s.name] = append(done, s), st.Changed[s.name]
-			o.routing = o.routing || s.name == rb.routeStep
-			continue
-		}
-		if err := j.Append(journal.Entry{Step: s.name, Event: journal.Started}); err != nil {
-			return abort(s, StepResult{Name: s.name, Status: "failed", Detail: err.Error()})
-		}
-		t0 := time.Now()
-		if s.name == "drain" && o.drainAt.IsZero() {
-			o.drainAt = t0
-		}
-		o.touched = false
-		detail, err := s.do(ctx, o)
-		res := StepResult{Name: s.name, Status: "done", Seconds: time.Since(t0).Seconds(), Detail: detail}
-		if o.touched {
-			// Even a failed step may have changed something half-way: undo it too.
-			done, changed[s.name] = append(done, s), true
-		}
-		if err != nil {
-			res.Status, res.Detail = "failed", dbx.Redact(err.Error())
-			if jerr := j.Append(journal.Entry{Step: s.name, Event: journal.Failed, Error: res.Detail}); jerr != nil {
-				res.Detail += "; and the journal could not record it: " + jerr.Error()
-			}
-			return abort(s, res)
-		}
-		if !o.touched {
-			done = append(done, s)
-			if res.Detail == "" {
-				res.Detail = "nothing to change"
-			}
-		}
-		n := 0
-		if o.touched {
-			n = 1
-		}
-		if err := j.Append(journal.Entry{Step: s.name, Event: journal.Finished, Changes: n, Seconds: res.Seconds}); err != nil {
-			return abort(s, StepResult{Name: s.name, Status: "failed", Seconds: res.Seconds, Detail: "journal: " + err.Error()})
-		}
-		o.rep.Steps = append(o.rep.Steps, res)
-		fmt.Fprintf(o.Out, "%2d. %-14s done in %5.2fs  %s\n", i+1, s.name, res.Seconds, res.Detail)
-		if o.steps++; o.stopAfter > 0 && o.steps >= o.stopAfter && i < len(rb.steps)-1 {
-			if err := j.Append(journal.Entry{Step: rb.steps[i+1].name, Event: journal.Started}); err != nil {
-				return *o.rep, err
-			}
+		if errors.Is(err, engine.ErrKilled) {
 			return *o.rep, errStopped
 		}
+		o.printRestored()
+		detail := dbx.Redact(se.Err.Error())
+		if se.PastNoReturn {
+			o.rep.Verdict = "failed-after-route"
+			return *o.rep, fmt.Errorf("%s: step %s failed after traffic was routed (%s): nothing is undone, since the routed side may "+
+				"already have accepted payments; find the cause, then run the same command with --resume", rb.kind, se.Step, detail)
+		}
+		o.rep.Verdict = "aborted"
+		return *o.rep, fmt.Errorf("%s aborted at step %s: %s; %s", rb.kind, se.Step, detail, restoredText(o.rep.Restored))
 	}
 	if o.routedAt.IsZero() { // routed by the interrupted run this one resumed
 		o.routedAt = lastFinish(st.SinceReset, rb.routeStep)
@@ -300,41 +254,71 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 	return *o.rep, nil
 }
 
-var errStopped = errors.New("stopped by the test hook")
-
-// restore undoes the steps that changed something, newest first, and journals each
-// undo: a --resume after an abort must not skip a step whose work was undone. When
-// every undo succeeded the world is as the run found it, and the journal is reset.
-// At the first undo that fails it stops (the balancer stays drained: restoring older
-// steps over a half-restored newer one could leave two live sides), and journals every
-// step from that one on as undone, so that a --resume runs them all again, each from
-// the world as it is.
-func (o *op) restore(ctx context.Context, j *journal.Journal, done []step, changed map[string]bool) {
-	journalUndone := func(name string) {
-		if err := j.Append(journal.Entry{Step: name, Event: journal.Undone}); err != nil {
-			o.rep.Restored = append(o.rep.Restored, "the journal could not record it: "+err.Error())
+// engineSteps are the runbook's steps for the engine: each reads the world, says
+// whether it changed it (o.changed), and is undone only then.
+func (o *op) engineSteps(rb runbook) []engine.Step {
+	var out []engine.Step
+	for i, s := range rb.steps {
+		es := engine.Step{
+			Name:     s.name,
+			Plan:     func(context.Context) ([]string, error) { return []string{s.plan}, nil },
+			NoReturn: s.name == rb.routeStep,
+			Apply: func(ctx context.Context) (engine.Result, error) {
+				if o.stopAfter > 0 && o.steps >= o.stopAfter && i > 0 {
+					return engine.Result{}, errStopped // test hook: killed as this step starts
+				}
+				if s.name == "drain" && o.drainAt.IsZero() {
+					o.drainAt = time.Now()
+				}
+				o.touched = false
+				detail, err := s.do(ctx, o)
+				res := engine.Result{Detail: detail}
+				if o.touched {
+					res.Changes = 1
+				}
+				return res, err
+			},
 		}
+		if s.undo != nil {
+			es.Undo = func(ctx context.Context) error { return s.undo(ctx, o) }
+		}
+		if s.resumed != nil {
+			es.Resumed = func() { s.resumed(o) }
+		}
+		out = append(out, es)
 	}
-	for i := len(done) - 1; i >= 0; i-- {
-		if done[i].undo == nil || !changed[done[i].name] {
-			continue
+	return out
+}
+
+// event prints a step's progress and records it in the report.
+func (o *op) event(e engine.Event) {
+	switch e.Kind {
+	case "resumed":
+		fmt.Fprintf(o.Out, "%2d. %-14s done before (--resume)\n", e.Index, e.Step)
+		o.rep.Steps = append(o.rep.Steps, StepResult{Name: e.Step, Status: "skipped", Detail: "done before"})
+	case "done":
+		detail := e.Result.Detail
+		if e.Result.Changes == 0 && detail == "" {
+			detail = "nothing to change"
 		}
-		if err := done[i].undo(ctx, o); err != nil {
-			o.rep.Restored = append(o.rep.Restored, fmt.Sprintf("could NOT undo %s: %v; stopped restoring there (older steps keep their effect: the balancer stays as it is)", done[i].name, err))
-			for _, s := range done[i:] {
-				journalUndone(s.name)
-			}
-			o.printRestored()
+		o.rep.Steps = append(o.rep.Steps, StepResult{Name: e.Step, Status: "done", Seconds: e.Seconds, Detail: detail})
+		fmt.Fprintf(o.Out, "%2d. %-14s done in %5.2fs  %s\n", e.Index, e.Step, e.Seconds, detail)
+		o.steps++
+	case "failed":
+		if errors.Is(e.Err, engine.ErrKilled) {
 			return
 		}
-		o.rep.Restored = append(o.rep.Restored, "undid "+done[i].name)
-		journalUndone(done[i].name)
+		res := StepResult{Name: e.Step, Status: "failed", Seconds: e.Seconds, Detail: dbx.Redact(e.Err.Error())}
+		o.rep.Steps = append(o.rep.Steps, res)
+		fmt.Fprintf(o.Out, "%2d. %-14s FAILED after %.2fs: %s\n", len(o.rep.Steps), e.Step, res.Seconds, res.Detail)
+	case "undone":
+		o.rep.Restored = append(o.rep.Restored, "undid "+e.Step)
+	case "undo-failed":
+		o.rep.Restored = append(o.rep.Restored, fmt.Sprintf("could NOT undo %s: %v; stopped restoring there (older steps keep their effect: the balancer stays as it is)", e.Step, e.Err))
 	}
-	if err := j.Append(journal.Entry{Step: "*", Event: journal.Reset}); err != nil {
-		o.rep.Restored = append(o.rep.Restored, "the journal could not be reset: "+err.Error())
-	}
-	o.printRestored()
 }
+
+var errStopped = fmt.Errorf("stopped by the test hook: %w", engine.ErrKilled)
 
 func (o *op) printRestored() {
 	for _, r := range o.rep.Restored {
