@@ -5,6 +5,6 @@
 // together with the checkpoint row, before the slot is advanced: nothing lost, nothing
 // applied twice. Verify compares both sides row by row.
 //
-// It may import internal/dbx, github.com/prometheus/client_golang and the standard
-// library.
+// It may import internal/dbx, internal/proc, profiles (the limits a status is judged
+// by), github.com/prometheus/client_golang and the standard library.
 package cdc

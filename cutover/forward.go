@@ -133,11 +133,7 @@ func copyLegacy(ctx context.Context, o *op) (string, error) {
 		for _, t := range vr.Tables {
 			removed += t.Deletes
 		}
-		if err := cdc.ApplyRepair(ctx, app, vr); err != nil {
-			return "", err
-		}
-		vopts.Repair, vopts.Disposable = false, nil
-		if vr, err = cdc.Verify(ctx, vopts); err != nil {
+		if vr, err = cdc.RepairAndVerify(ctx, vopts, vr); err != nil {
 			return "", err
 		}
 		if !vr.Equal() {

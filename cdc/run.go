@@ -1,0 +1,102 @@
+package cdc
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/proc"
+	"github.com/xckit/xckit/profiles"
+)
+
+// RunOptions are a `cdc run`'s.
+type RunOptions struct {
+	Source, Target *dbx.DB
+	Slot           string
+	Batch          int      // changes per read (default 5000)
+	Tables         []string // patterns of the replicated tables (none: all)
+	PidFile        string   // written while it runs (xckit cdc stop reads it); "" for none
+	MetricsAddr    string   // Prometheus metrics on this address; "" for none
+	Log            *slog.Logger
+	Stats          *Stats // counters (nil: its own)
+}
+
+// SetupError is a run that could not start (no slot, no decoder, the slot locked by
+// another run, a busy metrics address): nothing was read or applied.
+type SetupError struct{ Err error }
+
+func (e *SetupError) Error() string { return e.Err.Error() }
+func (e *SetupError) Unwrap() error { return e.Err }
+
+// Run replicates the slot's changes from Source to Target until ctx ends: it finds the
+// slot's plugin, takes the target's lock on the slot (one run per slot), writes its pid
+// file, serves its metrics, and runs the pipeline (see Pipeline.Run).
+func Run(ctx context.Context, o RunOptions) error {
+	info, ok, err := SlotInfo(ctx, o.Source, o.Slot)
+	if err != nil {
+		return &SetupError{err}
+	}
+	if !ok {
+		return &SetupError{fmt.Errorf("the source has no slot %s: run xckit cdc init first", o.Slot)}
+	}
+	dec, err := DecoderFor(info.Plugin)
+	if err != nil {
+		return &SetupError{err}
+	}
+	release, err := LockSlot(ctx, o.Target, o.Slot)
+	if err != nil {
+		return &SetupError{err}
+	}
+	defer release()
+	if o.PidFile != "" {
+		if err := proc.WritePIDFile(o.PidFile, os.Getpid()); err != nil {
+			return &SetupError{fmt.Errorf("pid file: %w", err)}
+		}
+		defer os.Remove(o.PidFile)
+	}
+	if o.Stats == nil {
+		o.Stats = &Stats{}
+	}
+	if o.MetricsAddr != "" {
+		stop, err := ServeMetrics(o.MetricsAddr, o.Stats, o.Slot)
+		if err != nil {
+			return &SetupError{err}
+		}
+		defer stop()
+	}
+	p := &Pipeline{Reader: NewSQLReader(o.Source, o.Slot, dec, o.Batch), Sink: NewSink(o.Target, o.Slot), Tables: o.Tables, Log: o.Log, Stats: o.Stats}
+	if err := p.Run(ctx); err != nil {
+		return fmt.Errorf("cdc run stopped: %w", err)
+	}
+	return nil
+}
+
+// Judge lists what is wrong with a status against the profile's limits (none:
+// healthy): WAL the slot holds back, and lag while bytes are behind.
+func Judge(st Status, p *profiles.Profile) []string {
+	var out []string
+	if lim := p.Database.MaxRetainedWAL; lim > 0 && st.RetainedBytes > lim.Bytes() {
+		out = append(out, fmt.Sprintf("the slot retains %s of WAL, more than the profile's %s: the legacy side is behind or cdc run is down", profiles.ByteSize(st.RetainedBytes), lim))
+	}
+	if lim := p.CDC.MaxLag; lim > 0 && st.LagSeconds > lim.D().Seconds() && st.LagBytes > 0 {
+		out = append(out, fmt.Sprintf("lag %.1fs is above the profile's %s", st.LagSeconds, lim))
+	}
+	return out
+}
+
+// RepairAndVerify applies a repair report (from a Verify with Repair) to the target,
+// then compares again, plainly (no repair plan, nothing disposable), and returns that
+// comparison: equal when the repair made the sides equal.
+func RepairAndVerify(ctx context.Context, o VerifyOptions, rep VerifyReport) (VerifyReport, error) {
+	if err := ApplyRepair(ctx, o.Target, rep); err != nil {
+		return VerifyReport{}, fmt.Errorf("repair: %w", err)
+	}
+	o.Repair, o.Disposable = false, nil
+	after, err := Verify(ctx, o)
+	if err != nil {
+		return after, fmt.Errorf("verify after the repair: %w", err)
+	}
+	return after, nil
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/xckit/xckit/cdc"
+	"github.com/xckit/xckit/cutover"
+	"github.com/xckit/xckit/internal/proc"
+	"github.com/xckit/xckit/profiles"
+)
+
+func cdcRun(c *cli.Context) error {
+	src, dst, err := openSides(c, true)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer dst.Close()
+	err = cdc.Run(c.Context, cdc.RunOptions{Source: src, Target: dst, Slot: c.String("slot"), Batch: c.Int("batch"), Tables: patterns(c),
+		PidFile: cdcPidFile(c), MetricsAddr: c.String("metrics-addr"), Log: logger(c)})
+	var setup *cdc.SetupError
+	switch {
+	case errors.As(err, &setup):
+		return usage("%v", err)
+	case err != nil:
+		return failed("%w", err)
+	}
+	return nil
+}
+
+func cdcStatus(c *cli.Context) error {
+	src, dst, err := openSides(c, true)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer dst.Close()
+	p, err := profiles.Load(c.String("profile"))
+	if err != nil {
+		return profileError(err)
+	}
+	for {
+		st, err := cdc.GetStatus(c.Context, src, dst, c.String("slot"))
+		if err != nil {
+			return failed("cdc status: %w", err)
+		}
+		warnings := cdc.Judge(st, p)
+		out := struct {
+			cdc.Status
+			Warnings []string `json:"warnings,omitempty"`
+		}{st, warnings}
+		if err := emit(c, out, func(w io.Writer) error {
+			err := table(w, []any{"SLOT", "PLUGIN", "ACTIVE", "SOURCE LSN", "CONFIRMED", "APPLIED", "CAUGHT UP", "LAG BYTES", "LAG S", "RETAINED WAL"},
+				[][]any{{st.Slot, st.Plugin, st.Active, st.SourceLSN, st.ConfirmedLSN, st.AppliedLSN, st.CaughtUpLSN, st.LagBytes, fmt.Sprintf("%.1f", st.LagSeconds), profiles.ByteSize(st.RetainedBytes)}})
+			for _, w2 := range warnings {
+				fmt.Fprintln(w, "WARNING: "+w2)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		if c.Duration("watch") <= 0 {
+			if len(warnings) > 0 {
+				return failed("%s", strings.Join(warnings, "; "))
+			}
+			return nil
+		}
+		select {
+		case <-c.Context.Done():
+			return nil
+		case <-time.After(c.Duration("watch")):
+		}
+	}
+}
+
+func cdcDrop(c *cli.Context) error {
+	if !c.Bool("yes") {
+		return usage("cdc drop removes slot %s: the legacy side stops following. Add --yes to do it", c.String("slot"))
+	}
+	src, dst, err := openSides(c, false)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	if dst != nil {
+		defer dst.Close()
+	}
+	if err := cdc.Drop(c.Context, src, dst, c.String("slot")); err != nil {
+		return failed("cdc drop: %w", err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "slot %s dropped\n", c.String("slot"))
+	return nil
+}
+
+func cdcWait(c *cli.Context) error {
+	src, dst, err := openSides(c, true)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	defer dst.Close()
+	var lsn cdc.LSN
+	if s := c.String("lsn"); s != "" {
+		if lsn, err = cdc.ParseLSN(s); err != nil {
+			return usage("--lsn: %v", err)
+		}
+	} else if lsn, err = cdc.CurrentLSN(c.Context, src); err != nil {
+		return &exitError{code: exitUsage, err: err}
+	}
+	start := time.Now()
+	if err := cdc.WaitApplied(c.Context, dst, c.String("slot"), lsn, c.Duration("timeout")); err != nil {
+		return failed("%w", err)
+	}
+	waited := time.Since(start).Round(time.Millisecond)
+	return emit(c, map[string]any{"applied_before": lsn.String(), "waited_seconds": waited.Seconds()}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "applied everything before %s (waited %s)\n", lsn, waited)
+		return err
+	})
+}
+
+func cdcPidFile(c *cli.Context) string {
+	if f := c.String("pid-file"); f != "" {
+		return f
+	}
+	return filepath.Join(os.TempDir(), "xckit-cdc-"+c.String("slot")+".pid")
+}
+
+func cdcStop(c *cli.Context) error {
+	file := cdcPidFile(c)
+	if f := c.String("site"); f != "" {
+		site, err := cutover.LoadSite(f)
+		if err != nil {
+			return usage("%v", err)
+		}
+		file = cutover.CDCPidFile(site)
+	}
+	if _, err := os.Stat(file); err != nil {
+		return failed("no cdc run of slot %s on this host (%s: %v)", c.String("slot"), file, err)
+	}
+	pid := proc.ReadPIDFile(file)
+	if pid == 0 {
+		return usage("pid file %s does not hold a pid", file)
+	}
+	if !proc.Alive(pid, cutover.CDCRun) {
+		os.Remove(file)
+		return failed("cdc run pid %d is not running; removed its stale pid file", pid)
+	}
+	if err := proc.Stop(c.Context, pid, proc.StopOptions{Is: cutover.CDCRun, Grace: c.Duration("timeout")}); err != nil {
+		return failed("%v", err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "cdc run pid %d stopped\n", pid)
+	return nil
+}
