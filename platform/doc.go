@@ -5,5 +5,5 @@
 // migrations per dialect, and Prometheus metrics.
 //
 // It may import internal/dbx, internal/buildinfo and well-kept libraries (never cmd/ or
-// other capabilities).
+// other capabilities; never a database driver: internal/dbx is the one way to them).
 package platform

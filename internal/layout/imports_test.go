@@ -95,7 +95,8 @@ func TestRuleParsing(t *testing.T) {
 	}
 }
 
-// Every package's imports are what its doc.go says they may be.
+// Every package's imports are what its doc.go says they may be, and no package but
+// internal/dbx imports a database driver.
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	if err != nil {
@@ -128,6 +129,11 @@ func TestImportRules(t *testing.T) {
 		for _, imp := range imports {
 			if !r.allows(imp) {
 				t.Errorf("%s imports %s, which its doc.go does not allow", pkg, imp)
+			}
+			for _, d := range drivers {
+				if strings.HasPrefix(imp, d) && pkg != "internal/dbx" {
+					t.Errorf("%s imports the database driver %s: internal/dbx is the one way to a database", pkg, imp)
+				}
 			}
 			if rel, ok := strings.CutPrefix(imp, module); ok && (rel == "lab" || strings.HasPrefix(rel, "lab/")) &&
 				pkg != "lab" && pkg != "internal/labtest" {
