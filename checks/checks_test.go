@@ -210,3 +210,24 @@ func TestFixInFixtureRoot(t *testing.T) {
 		t.Errorf("second plan: %v", again.Changes)
 	}
 }
+
+// A check is a named function of its profile, testable alone: here the CPU checks on a
+// Kunpeng 920 fixture root, against profiles that fit and do not fit it.
+func TestChecksStandAlone(t *testing.T) {
+	root := filepath.Join("testdata", "hosts", "kylin-v10-kunpeng920")
+	for _, c := range []struct {
+		name  string
+		run   func(ctx context.Context, t *Target) Result
+		wants Status
+	}{
+		{"arch fits", checkOsArch(&profiles.Profile{Host: profiles.Host{Arch: []string{"arm64"}}}), Pass},
+		{"arch does not", checkOsArch(&profiles.Profile{Host: profiles.Host{Arch: []string{"amd64"}}}), Fail},
+		{"cores fit", checkCpuCores(&profiles.Profile{Host: profiles.Host{MinCores: 2}}), Pass},
+		{"too few cores", checkCpuCores(&profiles.Profile{Host: profiles.Host{MinCores: 100000}}), Fail},
+	} {
+		r := c.run(context.Background(), &Target{Root: root})
+		if r.Status != c.wants {
+			t.Errorf("%s: %s (%s), want %s", c.name, r.Status, r.Actual, c.wants)
+		}
+	}
+}
