@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -69,4 +70,29 @@ func (c *Client) Do(ctx context.Context, method, path string, body any) (*Respon
 // Pay posts a payment.
 func (c *Client) Pay(ctx context.Context, p PaymentRequest) (*Response, error) {
 	return c.Do(ctx, http.MethodPost, "/v1/payments", p)
+}
+
+// Identify asks the platform who it is (its /readyz: version, database, schema), within
+// 5 s: the evidence of an acceptance run names the system it measured.
+func (c *Client) Identify(ctx context.Context) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(c.BaseURL, "/")+"/readyz", nil)
+	if err != nil {
+		return nil, err
+	}
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&out); err != nil {
+		return nil, fmt.Errorf("/readyz answered HTTP %s, not JSON", resp.Status)
+	}
+	return out, nil
 }
