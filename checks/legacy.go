@@ -124,17 +124,9 @@ func checkLegacyBinlog(p *profiles.Profile) func(ctx context.Context, t *Target,
 // checkLegacyPrivileges is legacy.privileges: the applier may write the tables.
 func checkLegacyPrivileges(p *profiles.Profile) func(ctx context.Context, t *Target, db *dbx.DB) Result {
 	return func(ctx context.Context, t *Target, db *dbx.DB) Result {
-		rows, err := db.QueryContext(ctx, "SHOW GRANTS")
+		grants, err := column(ctx, db, "SHOW GRANTS")
 		if err != nil {
 			return couldNot("INSERT, UPDATE, DELETE", err, "")
-		}
-		defer rows.Close()
-		var grants []string
-		for rows.Next() {
-			var g string
-			if rows.Scan(&g) == nil {
-				grants = append(grants, g)
-			}
 		}
 		all := strings.ToUpper(strings.Join(grants, "; "))
 		if strings.Contains(all, "ALL PRIVILEGES") || (strings.Contains(all, "INSERT") && strings.Contains(all, "UPDATE") && strings.Contains(all, "DELETE")) {

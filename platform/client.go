@@ -49,11 +49,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body any) (*Respon
 	}
 	req.Header.Set("Content-Type", "application/json")
 	SignRequest(req, c.Merchant, c.Key, c.SignMethod, raw, time.Now())
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -81,11 +77,7 @@ func (c *Client) Identify(ctx context.Context) (map[string]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
+	resp, err := c.httpClient().Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -95,4 +87,11 @@ func (c *Client) Identify(ctx context.Context) (map[string]any, error) {
 		return nil, fmt.Errorf("/readyz answered HTTP %s, not JSON", resp.Status)
 	}
 	return out, nil
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
 }
