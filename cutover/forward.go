@@ -58,11 +58,9 @@ func cutoverGates(ctx context.Context, o *op) (string, error) {
 	if err := waitReady(ctx, o.Site.Legacy.Ready, 5*time.Second); err != nil {
 		return "", fmt.Errorf("legacy application: %w", err)
 	}
-	db, err := openDB(ctx, o.Site.New.AdminDB, "new side admin")
-	if err != nil {
+	if _, err := o.db(ctx, o.Site.New.AdminDB, "new side admin"); err != nil {
 		return "", err
 	}
-	db.Close()
 	return acc + "; legacy ready, new side reachable", nil
 }
 
@@ -95,16 +93,14 @@ func startNew(ctx context.Context, o *op) (string, error) {
 // (platform.IsTestTraffic: install smoke tests, acceptance runs); any other such row
 // is a payment or agreement the new side acknowledged, and stops the cutover.
 func copyLegacy(ctx context.Context, o *op) (string, error) {
-	legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
+	legacy, err := o.db(ctx, o.Site.Legacy.DB, "legacy database")
 	if err != nil {
 		return "", err
 	}
-	defer legacy.Close()
-	app, err := openDB(ctx, o.Site.New.DB, "new side")
+	app, err := o.db(ctx, o.Site.New.DB, "new side")
 	if err != nil {
 		return "", err
 	}
-	defer app.Close()
 	// Compare first, counting only (a first copy onto an empty openGauss differs in
 	// every row): a protected row stops the cutover before anything is written.
 	vopts := cdc.VerifyOptions{Source: legacy, Target: app, Tables: o.Site.CDC.Tables, Parallel: 2,
@@ -165,8 +161,6 @@ func cdcInit(ctx context.Context, o *op) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer src.Close()
-	defer legacy.Close()
 	o.changed()
 	if _, err := stopCDC(ctx, o); err != nil {
 		return "", fmt.Errorf("stop the old cdc run before re-creating the slot: %w", err)

@@ -63,19 +63,17 @@ func Rollback(ctx context.Context, opts Options) (Report, error) {
 }
 
 func rollbackGates(ctx context.Context, o *op) (string, error) {
-	legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
+	legacy, err := o.db(ctx, o.Site.Legacy.DB, "legacy database")
 	if err != nil {
 		return "", err
 	}
-	defer legacy.Close()
 	if o.ForceDataLoss {
 		return "legacy reachable; --force-data-loss: the new side is not consulted", nil
 	}
-	src, err := openDB(ctx, o.Site.New.CDCSource, "new side (CDC source)")
+	src, err := o.db(ctx, o.Site.New.CDCSource, "new side (CDC source)")
 	if err != nil {
 		return "", fmt.Errorf("%w (if openGauss is gone, --force-data-loss rolls back and reports the window)", err)
 	}
-	defer src.Close()
 	st, err := cdc.GetStatus(ctx, src, legacy, o.Site.CDC.Slot)
 	if err != nil {
 		return "", err
@@ -137,11 +135,10 @@ func fenceLSN(ctx context.Context, o *op) (string, error) {
 	if o.ForceDataLoss {
 		return "skipped (--force-data-loss)", nil
 	}
-	src, err := openDB(ctx, o.Site.New.CDCSource, "new side")
+	src, err := o.db(ctx, o.Site.New.CDCSource, "new side")
 	if err != nil {
 		return "", err
 	}
-	defer src.Close()
 	lsn, err := cdc.CurrentLSN(ctx, src)
 	if err != nil {
 		return "", err
@@ -161,11 +158,10 @@ func (o *op) rpo(n int, why string) {
 }
 
 func waitCDC(ctx context.Context, o *op, budget time.Duration) (string, error) {
-	legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
+	legacy, err := o.db(ctx, o.Site.Legacy.DB, "legacy database")
 	if err != nil {
 		return "", err
 	}
-	defer legacy.Close()
 	if o.ForceDataLoss {
 		cp, _, err := cdc.NewSink(legacy, o.Site.CDC.Slot).Checkpoint(ctx)
 		if err != nil {
@@ -208,8 +204,6 @@ func verifySides(ctx context.Context, o *op) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer src.Close()
-	defer legacy.Close()
 	rep, err := cdc.Verify(ctx, cdc.VerifyOptions{Source: src, Target: legacy, Tables: o.Site.CDC.Tables, Parallel: 2})
 	if err != nil {
 		return "", err

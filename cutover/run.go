@@ -101,6 +101,7 @@ type op struct {
 	routing  bool      // traffic may have moved: nothing may be undone any more
 	drainAt  time.Time // when the balancer stopped sending traffic (this run or the one resumed)
 	routedAt time.Time
+	dbs      map[string]*dbx.DB // the sides, opened once per run (db)
 }
 
 // changed records that the current step changed the world, so that an abort undoes it.
@@ -143,6 +144,7 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 		return Report{}, err
 	}
 	o := &op{Options: opts, sw: sw, start: time.Now(), rep: &Report{Kind: rb.kind, Started: time.Now().UTC()}}
+	defer o.closeDBs()
 	if o.Plan {
 		o.rep.Verdict = "planned"
 		for i, s := range rb.steps {
@@ -476,6 +478,29 @@ func smoke(ctx context.Context, o *op) (string, error) {
 		}
 	}
 	return "debit and credit of 1 fen through the balancer: 200", nil
+}
+
+// db opens a side once per run: the steps share its pool, closed when the run ends
+// (a side that restarts meanwhile is reconnected by the pool).
+func (o *op) db(ctx context.Context, dsn, what string) (*dbx.DB, error) {
+	if db, ok := o.dbs[dsn]; ok {
+		return db, nil
+	}
+	db, err := openDB(ctx, dsn, what)
+	if err != nil {
+		return nil, err
+	}
+	if o.dbs == nil {
+		o.dbs = map[string]*dbx.DB{}
+	}
+	o.dbs[dsn] = db
+	return db, nil
+}
+
+func (o *op) closeDBs() {
+	for _, db := range o.dbs {
+		db.Close()
+	}
 }
 
 func openDB(ctx context.Context, dsn, what string) (*dbx.DB, error) {

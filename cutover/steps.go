@@ -24,11 +24,10 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	admin, err := openDB(ctx, o.Site.New.AdminDB, "new side admin")
+	admin, err := o.db(ctx, o.Site.New.AdminDB, "new side admin")
 	if err != nil {
 		return "", err
 	}
-	defer admin.Close()
 	was, err := fencedRole(ctx, admin, app.User)
 	if err != nil {
 		return "", err
@@ -128,13 +127,12 @@ func acceptanceGate(o *op) (string, error) {
 
 // sides opens the CDC's source (the new side) and the legacy database.
 func sides(ctx context.Context, o *op) (*dbx.DB, *dbx.DB, error) {
-	src, err := openDB(ctx, o.Site.New.CDCSource, "new side (CDC source)")
+	src, err := o.db(ctx, o.Site.New.CDCSource, "new side (CDC source)")
 	if err != nil {
 		return nil, nil, err
 	}
-	legacy, err := openDB(ctx, o.Site.Legacy.DB, "legacy database")
+	legacy, err := o.db(ctx, o.Site.Legacy.DB, "legacy database")
 	if err != nil {
-		src.Close()
 		return nil, nil, err
 	}
 	return src, legacy, nil

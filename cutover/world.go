@@ -90,11 +90,10 @@ func roleFenced(ctx context.Context, o *op) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	admin, err := openDB(ctx, o.Site.New.AdminDB, "new side admin")
+	admin, err := o.db(ctx, o.Site.New.AdminDB, "new side admin")
 	if err != nil {
 		return false, err
 	}
-	defer admin.Close()
 	return fencedRole(ctx, admin, app.User)
 }
 
