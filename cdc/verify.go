@@ -172,173 +172,220 @@ func columns(ctx context.Context, db *dbx.DB, table string) ([]colInfo, error) {
 	return out, rows.Err()
 }
 
-func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *atomic.Int64) (TableReport, error) {
-	tr := TableReport{Table: table}
-	pk, err := PrimaryKey(ctx, o.Source, table)
-	if err != nil {
-		return tr, err
+// shape is what comparing a table needs to know of it.
+type shape struct {
+	pk, names []string
+	textKey   map[string]bool // key columns compared as text (collation-free)
+	since     *sinceFilter
+}
+
+// tableShape reads a table's key and columns on both sides; a column the target lacks
+// is an error.
+func tableShape(ctx context.Context, o VerifyOptions, table string) (shape, error) {
+	var sh shape
+	var err error
+	if sh.pk, err = PrimaryKey(ctx, o.Source, table); err != nil {
+		return sh, err
 	}
 	scols, err := columns(ctx, o.Source, table)
 	if err != nil {
-		return tr, err
+		return sh, err
 	}
 	tcols, err := columns(ctx, o.Target, table)
 	if err != nil {
-		return tr, err
+		return sh, err
 	}
-	names := make([]string, len(scols))
-	for i, c := range scols {
-		names[i] = c.name
+	sh.textKey = map[string]bool{}
+	for _, c := range scols {
+		sh.names = append(sh.names, c.name)
+		sh.textKey[c.name] = c.textKey
 	}
-	tnames := make([]string, len(tcols))
-	for i, c := range tcols {
-		tnames[i] = c.name
-	}
-	for _, n := range names {
-		if !slices.Contains(tnames, n) {
-			return tr, fmt.Errorf("column %s is on the source but not on the target", n)
+	for _, n := range sh.names {
+		if !slices.ContainsFunc(tcols, func(c colInfo) bool { return c.name == n }) {
+			return sh, fmt.Errorf("column %s is on the source but not on the target", n)
 		}
 	}
-	textKey := map[string]bool{}
-	for _, c := range scols {
-		textKey[c.name] = c.textKey
-	}
-	var since *sinceFilter
 	if !o.Since.IsZero() {
 		cands := o.SinceColumns
 		if len(cands) == 0 {
 			cands = []string{"updated_at", "created_at"}
 		}
 		for _, c := range cands {
-			if slices.Contains(names, c) {
-				since = &sinceFilter{col: c, at: o.Since.UTC()}
+			if slices.Contains(sh.names, c) {
+				sh.since = &sinceFilter{col: c, at: o.Since.UTC()}
 				break
 			}
 		}
 	}
-	sRows, err := orderedScan(ctx, o.Source, table, names, pk, textKey, since)
+	return sh, nil
+}
+
+func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *atomic.Int64) (TableReport, error) {
+	tr := TableReport{Table: table}
+	sh, err := tableShape(ctx, o, table)
+	if err != nil {
+		return tr, err
+	}
+	sRows, err := orderedScan(ctx, o.Source, table, sh.names, sh.pk, sh.textKey, sh.since)
 	if err != nil {
 		return tr, fmt.Errorf("source: %w", err)
 	}
 	defer sRows.Close()
-	tRows, err := orderedScan(ctx, o.Target, table, names, pk, textKey, since)
+	tRows, err := orderedScan(ctx, o.Target, table, sh.names, sh.pk, sh.textKey, sh.since)
 	if err != nil {
 		return tr, fmt.Errorf("target: %w", err)
 	}
 	defer tRows.Close()
-	pkIdx := make([]int, len(pk))
-	for i, k := range pk {
-		pkIdx[i] = slices.Index(names, k)
+	m := &merger{o: o, table: table, sh: sh, tr: &tr}
+	for _, k := range sh.pk {
+		m.pkIdx = append(m.pkIdx, slices.Index(sh.names, k))
 	}
-	var plan *repairPlan
 	if o.Repair {
-		plan = &repairPlan{cols: names, pk: pk}
-		tr.repair = plan
+		m.plan = &repairPlan{cols: sh.names, pk: sh.pk}
+		tr.repair = m.plan
 		types, err := sRows.ColumnTypes()
 		if err != nil {
 			return tr, err
 		}
 		for _, ct := range types {
-			plan.types = append(plan.types, ct.DatabaseTypeName())
+			m.plan.types = append(m.plan.types, ct.DatabaseTypeName())
 		}
 	}
 	// Each side is read and made canonical in a goroutine of its own (both scans cost
-	// CPU); the merge below consumes their batches.
+	// CPU); the merge consumes their batches.
 	sctx, stop := context.WithCancel(ctx)
-	srcStream, dstStream := newRowStream(sctx, sRows, len(names)), newRowStream(sctx, tRows, len(names))
-	defer func() { stop(); srcStream.wait(); dstStream.wait() }()
-	s, sRaw, sok, err := srcStream.next()
-	if err != nil {
+	m.src, m.dst = newRowStream(sctx, sRows, len(sh.names)), newRowStream(sctx, tRows, len(sh.names))
+	defer func() { stop(); m.src.wait(); m.dst.wait() }()
+	if err := m.run(counted); err != nil {
 		return tr, err
 	}
-	t, tRaw, tok, err := dstStream.next()
+	if m.plan != nil {
+		tr.Upserts, tr.Deletes = len(m.plan.upserts), len(m.plan.deletes)
+	}
+	return tr, nil
+}
+
+// merger walks both sides in key order and counts what differs.
+type merger struct {
+	o        VerifyOptions
+	table    string
+	sh       shape
+	tr       *TableReport
+	pkIdx    []int
+	plan     *repairPlan
+	src, dst *rowStream
+}
+
+func (m *merger) run(counted *atomic.Int64) error {
+	s, sRaw, sok, err := m.src.next()
 	if err != nil {
-		return tr, err
+		return err
 	}
-	keep := func(raw []any, del bool) error {
-		if plan == nil {
-			return nil
-		}
-		if len(plan.upserts)+len(plan.deletes) >= MaxRepairRows {
-			return fmt.Errorf("more than %d rows differ: reload the table with xckit cdc copy instead of --repair", MaxRepairRows)
-		}
-		if del {
-			key := make([]any, len(pkIdx))
-			for j, i := range pkIdx {
-				key[j] = raw[i]
-			}
-			plan.deletes = append(plan.deletes, key)
-			return nil
-		}
-		plan.upserts = append(plan.upserts, raw)
-		return nil
-	}
-	add := func(d Diff) {
-		if len(tr.Diffs) < o.MaxDiffs {
-			tr.Diffs = append(tr.Diffs, d)
-		}
+	t, tRaw, tok, err := m.dst.next()
+	if err != nil {
+		return err
 	}
 	var step int64
 	for sok || tok {
-		if step++; o.Progress != nil && step%5000 == 0 {
-			o.Progress(counted.Add(10000))
+		if step++; m.o.Progress != nil && step%5000 == 0 {
+			m.o.Progress(counted.Add(10000))
 		}
-		var cmp int
+		cmp := 0
 		switch {
 		case !tok:
 			cmp = -1
 		case !sok:
 			cmp = 1
 		default:
-			cmp = compareKeys(s, t, pkIdx, pk, textKey)
+			cmp = compareKeys(s, t, m.pkIdx, m.sh.pk, m.sh.textKey)
 		}
 		switch {
 		case cmp < 0:
-			tr.Missing++
-			tr.SourceRows++
-			add(Diff{Kind: "missing", Key: keyString(s, pkIdx, pk)})
-			if err = keep(sRaw, false); err == nil {
-				s, sRaw, sok, err = srcStream.next()
+			if err = m.missing(s, sRaw); err == nil {
+				s, sRaw, sok, err = m.src.next()
 			}
 		case cmp > 0:
-			tr.Extra++
-			tr.TargetRows++
-			add(Diff{Kind: "extra", Key: keyString(t, pkIdx, pk)})
-			if o.Disposable != nil && !o.Disposable(table, names, t) {
-				tr.Protected++
-				if len(tr.ProtectedKeys) < o.MaxDiffs {
-					tr.ProtectedKeys = append(tr.ProtectedKeys, keyString(t, pkIdx, pk))
-				}
-				t, tRaw, tok, err = dstStream.next()
-			} else if err = keep(tRaw, true); err == nil {
-				t, tRaw, tok, err = dstStream.next()
+			if err = m.extra(t, tRaw); err == nil {
+				t, tRaw, tok, err = m.dst.next()
 			}
 		default:
-			tr.SourceRows++
-			tr.TargetRows++
-			var diffCols []string
-			for i := range names {
-				if s[i] != t[i] {
-					diffCols = append(diffCols, names[i])
-				}
-			}
-			if len(diffCols) > 0 {
-				tr.Different++
-				add(Diff{Kind: "different", Key: keyString(s, pkIdx, pk), Columns: diffCols})
-				err = keep(sRaw, false)
-			}
-			if err == nil {
-				if s, sRaw, sok, err = srcStream.next(); err == nil {
-					t, tRaw, tok, err = dstStream.next()
+			if err = m.both(s, t, sRaw); err == nil {
+				if s, sRaw, sok, err = m.src.next(); err == nil {
+					t, tRaw, tok, err = m.dst.next()
 				}
 			}
 		}
 		if err != nil {
-			return tr, err
+			return err
 		}
 	}
-	if plan != nil {
-		tr.Upserts, tr.Deletes = len(plan.upserts), len(plan.deletes)
+	return nil
+}
+
+// missing: a source row the target lacks.
+func (m *merger) missing(s []string, raw []any) error {
+	m.tr.Missing++
+	m.tr.SourceRows++
+	m.add(Diff{Kind: "missing", Key: keyString(s, m.pkIdx, m.sh.pk)})
+	return m.keep(raw, false)
+}
+
+// extra: a target row the source lacks (kept when it is not disposable).
+func (m *merger) extra(t []string, raw []any) error {
+	m.tr.Extra++
+	m.tr.TargetRows++
+	m.add(Diff{Kind: "extra", Key: keyString(t, m.pkIdx, m.sh.pk)})
+	if m.o.Disposable != nil && !m.o.Disposable(m.table, m.sh.names, t) {
+		m.tr.Protected++
+		if len(m.tr.ProtectedKeys) < m.o.MaxDiffs {
+			m.tr.ProtectedKeys = append(m.tr.ProtectedKeys, keyString(t, m.pkIdx, m.sh.pk))
+		}
+		return nil
 	}
-	return tr, nil
+	return m.keep(raw, true)
+}
+
+// both: a key on both sides; its columns compared.
+func (m *merger) both(s, t []string, sRaw []any) error {
+	m.tr.SourceRows++
+	m.tr.TargetRows++
+	var diffCols []string
+	for i := range m.sh.names {
+		if s[i] != t[i] {
+			diffCols = append(diffCols, m.sh.names[i])
+		}
+	}
+	if len(diffCols) == 0 {
+		return nil
+	}
+	m.tr.Different++
+	m.add(Diff{Kind: "different", Key: keyString(s, m.pkIdx, m.sh.pk), Columns: diffCols})
+	return m.keep(sRaw, false)
+}
+
+func (m *merger) add(d Diff) {
+	if len(m.tr.Diffs) < m.o.MaxDiffs {
+		m.tr.Diffs = append(m.tr.Diffs, d)
+	}
+}
+
+// keep adds a row to the repair plan: an upsert of the source's row, or a delete of the
+// target's key.
+func (m *merger) keep(raw []any, del bool) error {
+	if m.plan == nil {
+		return nil
+	}
+	if len(m.plan.upserts)+len(m.plan.deletes) >= MaxRepairRows {
+		return fmt.Errorf("more than %d rows differ: reload the table with xckit cdc copy instead of --repair", MaxRepairRows)
+	}
+	if del {
+		key := make([]any, len(m.pkIdx))
+		for j, i := range m.pkIdx {
+			key[j] = raw[i]
+		}
+		m.plan.deletes = append(m.plan.deletes, key)
+		return nil
+	}
+	m.plan.upserts = append(m.plan.upserts, raw)
+	return nil
 }
