@@ -59,6 +59,24 @@ type Stats struct {
 // (applied and checkpointed, slot advanced) and returns nil. A change that cannot be
 // applied returns its error: the slot is not advanced past it.
 func (p *Pipeline) Run(ctx context.Context) error {
+	p.defaults()
+	cp, err := p.startingCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	p.Stats.AppliedLSN.Store(uint64(cp.LSN))
+	p.Log.Info("cdc: running", "slot", p.Sink.Slot(), "checkpoint", cp.LSN.String())
+	st := &runState{cp: cp}
+	for ctx.Err() == nil {
+		if stop, err := p.round(ctx, st); stop || err != nil {
+			return err
+		}
+	}
+	p.Log.Info("cdc: stopped", "slot", p.Sink.Slot(), "applied", LSN(p.Stats.AppliedLSN.Load()).String())
+	return nil
+}
+
+func (p *Pipeline) defaults() {
 	if p.Idle <= 0 {
 		p.Idle = 100 * time.Millisecond
 	}
@@ -71,108 +89,131 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
 	}
-	var cp Checkpoint
-	if err := p.retry(ctx, "read the checkpoint", func(c context.Context) error {
-		var ok bool
-		var err error
-		cp, ok, err = p.Sink.Checkpoint(c)
-		if err == nil && !ok {
-			err = fmt.Errorf("no checkpoint for slot %s on the target: run xckit cdc init first", p.Sink.Slot())
-			return permanent(err)
-		}
-		return err
-	}); err != nil {
-		return err
-	}
-	p.Stats.AppliedLSN.Store(uint64(cp.LSN))
-	p.Log.Info("cdc: running", "slot", p.Sink.Slot(), "checkpoint", cp.LSN.String())
-	var seen LSN
+}
+
+// runState is what the loop carries from one round to the next.
+type runState struct {
+	cp   Checkpoint
+	seen LSN // the caught-up position last recorded
 	// quiet is the source position read before the last read that found nothing (0
 	// after a read that found changes). The position is the write position, while a
 	// read decodes only what is flushed: a commit written just before it may not be
 	// readable yet. Only a position read one empty round earlier, and followed by a
 	// second empty read, is recorded as caught up.
-	var quiet LSN
-	for ctx.Err() == nil {
-		var txns []Txn
-		var before LSN // the source's position before the read
-		err := p.retry(ctx, "read the source", func(c context.Context) error {
-			var err error
-			if before, err = p.Reader.CurrentLSN(c); err != nil {
-				return err
-			}
-			txns, err = p.Reader.Next(c)
-			return err
-		})
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+	quiet LSN
+}
+
+// startingCheckpoint reads the target's checkpoint (cdc init made it).
+func (p *Pipeline) startingCheckpoint(ctx context.Context) (Checkpoint, error) {
+	var cp Checkpoint
+	err := p.retry(ctx, "read the checkpoint", func(c context.Context) error {
+		var ok bool
+		var err error
+		cp, ok, err = p.Sink.Checkpoint(c)
+		if err == nil && !ok {
+			return permanent(fmt.Errorf("no checkpoint for slot %s on the target: run xckit cdc init first", p.Sink.Slot()))
 		}
-		if len(txns) == 0 {
-			// Nothing to read twice in a row: every commit before `quiet` is applied.
-			if safe := quiet; safe > seen {
-				if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, safe) }); err != nil {
-					if ctx.Err() != nil {
-						return nil
-					}
-					return err
-				}
-				seen = safe
-			}
-			quiet = before
-			select {
-			case <-ctx.Done():
-			case <-time.After(p.Idle):
-			}
-			continue
-		}
-		quiet = 0
-		upTo := txns[len(txns)-1].CommitLSN
-		apply := make([]Txn, 0, len(txns))
-		for _, t := range txns {
-			if t.CommitLSN <= cp.LSN {
-				continue // applied before a crash, slot not yet advanced: never twice
-			}
-			apply = append(apply, p.filter(t))
-		}
-		// The batch in hand is finished even if we are asked to stop meanwhile.
-		work := context.WithoutCancel(ctx)
-		if len(apply) > 0 {
-			var rows int
-			if err := p.retry(ctx, "apply to the target", func(context.Context) error {
-				// After a lost connection the commit may have happened: the checkpoint,
-				// written in the same transaction, tells.
-				if now, ok, err := p.Sink.Checkpoint(work); err != nil {
-					return err
-				} else if ok && now.LSN >= upTo {
-					return nil
-				}
-				var err error
-				rows, err = p.Sink.Apply(work, apply, upTo)
-				return err
-			}); err != nil {
-				if ctx.Err() != nil && !isPermanent(err) {
-					return nil
-				}
-				return err
-			}
-			cp.LSN = upTo
-			p.Stats.Rows.Add(int64(rows))
-			p.Stats.Txns.Add(int64(len(apply)))
-			p.Stats.Batches.Add(1)
-			p.Stats.AppliedLSN.Store(uint64(upTo))
-			if ct := apply[len(apply)-1].CommitTime; !ct.IsZero() {
-				p.Stats.LastCommitUnixNano.Store(ct.UnixNano())
-			}
-		}
-		if err := p.retry(work, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, upTo) }); err != nil {
+		return err
+	})
+	return cp, err
+}
+
+// round reads once and applies what it read; stop says the run is over (err nil: a
+// clean stop on cancellation).
+func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err error) {
+	var txns []Txn
+	var before LSN // the source's position before the read
+	err = p.retry(ctx, "read the source", func(c context.Context) error {
+		var err error
+		if before, err = p.Reader.CurrentLSN(c); err != nil {
 			return err
 		}
+		txns, err = p.Reader.Next(c)
+		return err
+	})
+	if err != nil {
+		return true, cleanStop(ctx, err)
 	}
-	p.Log.Info("cdc: stopped", "slot", p.Sink.Slot(), "applied", LSN(p.Stats.AppliedLSN.Load()).String())
+	if len(txns) == 0 {
+		return p.idle(ctx, st, before)
+	}
+	st.quiet = 0
+	upTo := txns[len(txns)-1].CommitLSN
+	apply := make([]Txn, 0, len(txns))
+	for _, t := range txns {
+		if t.CommitLSN <= st.cp.LSN {
+			continue // applied before a crash, slot not yet advanced: never twice
+		}
+		apply = append(apply, p.filter(t))
+	}
+	// The batch in hand is finished even if we are asked to stop meanwhile.
+	work := context.WithoutCancel(ctx)
+	if len(apply) > 0 {
+		if err := p.apply(ctx, work, apply, upTo); err != nil {
+			if ctx.Err() != nil && !isPermanent(err) {
+				return true, nil
+			}
+			return true, err
+		}
+		st.cp.LSN = upTo
+	}
+	if err := p.retry(work, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, upTo) }); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
+// idle: nothing was read. Nothing to read twice in a row: every commit before the
+// position read one round earlier is applied, and recorded so.
+func (p *Pipeline) idle(ctx context.Context, st *runState, before LSN) (stop bool, err error) {
+	if safe := st.quiet; safe > st.seen {
+		if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, safe) }); err != nil {
+			return true, cleanStop(ctx, err)
+		}
+		st.seen = safe
+	}
+	st.quiet = before
+	select {
+	case <-ctx.Done():
+	case <-time.After(p.Idle):
+	}
+	return false, nil
+}
+
+// apply writes a batch with its checkpoint, retrying while a side is unreachable.
+// After a lost connection the commit may have happened: the checkpoint, written in the
+// same transaction, tells.
+func (p *Pipeline) apply(ctx, work context.Context, apply []Txn, upTo LSN) error {
+	var rows int
+	err := p.retry(ctx, "apply to the target", func(context.Context) error {
+		if now, ok, err := p.Sink.Checkpoint(work); err != nil {
+			return err
+		} else if ok && now.LSN >= upTo {
+			return nil
+		}
+		var err error
+		rows, err = p.Sink.Apply(work, apply, upTo)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	p.Stats.Rows.Add(int64(rows))
+	p.Stats.Txns.Add(int64(len(apply)))
+	p.Stats.Batches.Add(1)
+	p.Stats.AppliedLSN.Store(uint64(upTo))
+	if ct := apply[len(apply)-1].CommitTime; !ct.IsZero() {
+		p.Stats.LastCommitUnixNano.Store(ct.UnixNano())
+	}
 	return nil
+}
+
+// cleanStop: an error caused by the run being stopped is a clean stop.
+func cleanStop(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
 }
 
 // filter keeps the changes of the replicated tables.
