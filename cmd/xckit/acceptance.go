@@ -53,7 +53,7 @@ func benchAcceptance(c *cli.Context) error {
 		return usage("--repeat must be between 1 and 10")
 	}
 	for _, cs := range p.Acceptance.Cases {
-		if _, ok := paymentScenarios[cs.Scenario]; !ok {
+		if _, ok := bench.APIScenarioNamed(cs.Scenario); !ok {
 			return usage("profile %s, case %s: scenario %s is not runnable by this xckit (%s)", p.Name, cs.Name, cs.Scenario, scenarioList)
 		}
 	}

@@ -50,7 +50,7 @@ func benchCommand() *cli.Command {
 
 func benchRun(c *cli.Context) error {
 	scenario := c.String("scenario")
-	_, payment := paymentScenarios[scenario]
+	_, payment := bench.APIScenarioNamed(scenario)
 	_, isYCSB := bench.YCSBScenario(scenario)
 	switch {
 	case !payment && !isYCSB && scenario != "http.get":

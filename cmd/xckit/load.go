@@ -15,11 +15,8 @@ import (
 	"github.com/xckit/xckit/platform"
 )
 
-// paymentScenarios are the scenarios run through payd's signed API, with the share
-// of debits for the payment ones.
-var paymentScenarios = map[string]int{"payment.debit": 100, "payment.credit": 0, "payment.mixed": 70, "payment.agreement": -1}
-
-const scenarioList = "payment.debit, payment.credit, payment.mixed (70% debit), payment.agreement (sign and terminate)"
+// scenarioList names the platform scenarios (bench.APIScenarios) for help texts.
+var scenarioList = bench.APIScenarioList()
 
 // loadFlags are the flags of every command that drives payd: where, as whom, over
 // which accounts, how to prepare them, and what resources to sample.
@@ -102,14 +99,7 @@ func hostSampler(c *cli.Context) *bench.SamplerOptions {
 
 // workload makes the workload of a scenario.
 func (l *load) workload(scenario, runID string) (bench.Workload, error) {
-	pct, ok := paymentScenarios[scenario]
-	switch {
-	case !ok:
-		return nil, fmt.Errorf("scenario %q: use %s", scenario, scenarioList)
-	case pct < 0:
-		return &bench.AgreementWorkload{Client: l.client, Accounts: l.accounts, Channels: l.channels, RunID: runID}, nil
-	}
-	return &bench.PaymentWorkload{Client: l.client, Accounts: l.accounts, Channels: l.channels, DebitPct: pct, RunID: runID}, nil
+	return bench.NewAPIWorkload(scenario, bench.APITarget{Client: l.client, Accounts: l.accounts, Channels: l.channels, RunID: runID})
 }
 
 func splitList(s string) []string {
