@@ -112,7 +112,6 @@ func route(ctx context.Context, o *op, to Side) (string, error) {
 		return "", fmt.Errorf("the legacy application still answers: not routing to new beside it (%s)", w)
 	}
 	o.changed()
-	o.routing = true // from here on nothing may be undone: the route may have moved
 	if err := o.sw.Route(ctx, to); err != nil {
 		return "", err
 	}

@@ -98,7 +98,6 @@ type op struct {
 	rep      *Report
 	steps    int
 	touched  bool      // the current step changed something
-	routing  bool      // traffic may have moved: nothing may be undone any more
 	drainAt  time.Time // when the balancer stopped sending traffic (this run or the one resumed)
 	routedAt time.Time
 	dbs      map[string]*dbx.DB // the sides, opened once per run (db)
@@ -146,18 +145,40 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 	o := &op{Options: opts, sw: sw, start: time.Now(), rep: &Report{Kind: rb.kind, Started: time.Now().UTC()}}
 	defer o.closeDBs()
 	if o.Plan {
-		o.rep.Verdict = "planned"
-		for i, s := range rb.steps {
-			fmt.Fprintf(o.Out, "%2d. %-14s %s\n", i+1, s.name, s.plan)
-			o.rep.Steps = append(o.rep.Steps, StepResult{Name: s.name, Status: "planned", Detail: s.plan})
-		}
-		return *o.rep, nil
+		return o.plan(rb), nil
 	}
-	st, err := journal.Read(o.journalPath(rb.kind))
+	st, proceed, err := o.admit(ctx, rb)
+	if err != nil || !proceed {
+		return *o.rep, err
+	}
+	j, st, err := o.begin(rb, st)
 	if err != nil {
 		return *o.rep, err
 	}
-	// Start from the world as it is: what routes, what runs, what is fenced.
+	defer j.Close()
+	o.drainAt = drainStart(st.SinceReset)
+	rep, err := o.run(ctx, j, st, rb)
+	rep.Runs = runParts(st.SinceReset, o.start)
+	return rep, err
+}
+
+// plan lists the steps, changing nothing.
+func (o *op) plan(rb runbook) Report {
+	o.rep.Verdict = "planned"
+	for i, s := range rb.steps {
+		fmt.Fprintf(o.Out, "%2d. %-14s %s\n", i+1, s.name, s.plan)
+		o.rep.Steps = append(o.rep.Steps, StepResult{Name: s.name, Status: "planned", Detail: s.plan})
+	}
+	return *o.rep
+}
+
+// admit reads the journal and the world as it is (what routes, what runs, what is
+// fenced) and decides: run, nothing to do (the goal holds), or refuse.
+func (o *op) admit(ctx context.Context, rb runbook) (journal.State, bool, error) {
+	st, err := journal.Read(o.journalPath(rb.kind))
+	if err != nil {
+		return st, false, err
+	}
 	w := observe(ctx, o)
 	o.rep.World = &w
 	fmt.Fprintf(o.Out, "    found: %s\n", w)
@@ -168,36 +189,40 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 	}
 	resuming := o.Resume && (st.Dirty != "" || len(st.Done) > 0)
 	verdict, why := rb.admit(w, resuming)
-	if verdict == admitNothing {
+	switch {
+	case verdict == admitNothing:
 		o.rep.Verdict = admitNothing
 		fmt.Fprintf(o.Out, "%s: nothing to do: %s\n", rb.kind, why)
 		if st.Dirty != "" || len(st.Done) > 0 {
 			// The goal holds: the interrupted run needs no resuming.
-			return *o.rep, appendJournal(o.journalPath(rb.kind), journal.Entry{Step: "*", Event: journal.Reset})
+			return st, false, appendJournal(o.journalPath(rb.kind), journal.Entry{Step: "*", Event: journal.Reset})
 		}
-		return *o.rep, nil
-	}
-	if st.Dirty != "" && !o.Resume {
-		return *o.rep, fmt.Errorf("the last %s stopped during step %s (the journal is dirty): run it again with --resume", rb.kind, st.Dirty)
-	}
-	if verdict == admitRefuse {
+		return st, false, nil
+	case st.Dirty != "" && !o.Resume:
+		return st, false, &engine.DirtyError{Runbook: rb.kind, Step: st.Dirty}
+	case verdict == admitRefuse:
 		o.rep.Verdict = admitRefuse
-		return *o.rep, fmt.Errorf("%s refused, nothing changed: %s", rb.kind, why)
+		return st, false, fmt.Errorf("%s refused, nothing changed: %s", rb.kind, why)
 	}
-	// This run changes the world: an interrupted run of the other runbook no longer
-	// describes it, and must never be resumed over what this one does.
+	return st, true, nil
+}
+
+// begin opens the journal for a run that changes the world: an interrupted run of the
+// other runbook no longer describes it and must never be resumed over it; a fresh run
+// resets the journal; a resumed one must run as the one it continues did.
+func (o *op) begin(rb runbook, st journal.State) (*journal.Journal, journal.State, error) {
 	if err := supersede(o.journalPath(rb.other)); err != nil {
-		return *o.rep, err
+		return nil, st, err
 	}
 	j, err := journal.Open(o.journalPath(rb.kind))
 	if err != nil {
-		return *o.rep, err
+		return nil, st, err
 	}
-	defer j.Close()
+	fail := func(err error) (*journal.Journal, journal.State, error) { j.Close(); return nil, st, err }
 	if !o.Resume {
 		st = journal.State{Done: map[string]bool{}, Changed: map[string]bool{}}
 		if err := j.Append(journal.Entry{Step: "*", Event: journal.Reset}); err != nil {
-			return *o.rep, err
+			return fail(err)
 		}
 	}
 	note := ""
@@ -207,20 +232,15 @@ func execute(ctx context.Context, opts Options, rb runbook) (Report, error) {
 	if o.Resume {
 		for _, e := range st.SinceReset {
 			if e.Event == journal.Begin && e.Note != note {
-				return *o.rep, fmt.Errorf("the interrupted %s ran %s--force-data-loss: resume it the same way (its RPO depends on it)", rb.kind,
-					map[bool]string{true: "with ", false: "without "}[e.Note == "force-data-loss"])
+				return fail(fmt.Errorf("the interrupted %s ran %s--force-data-loss: resume it the same way (its RPO depends on it)", rb.kind,
+					map[bool]string{true: "with ", false: "without "}[e.Note == "force-data-loss"]))
 			}
 		}
 	}
 	if err := j.Append(journal.Entry{Step: "*", Event: journal.Begin, Note: note}); err != nil {
-		return *o.rep, err
+		return fail(err)
 	}
-	o.drainAt = drainStart(st.SinceReset)
-	// A route that was under way when the last run stopped may have moved traffic.
-	o.routing = o.Resume && st.Dirty == rb.routeStep
-	rep, err := o.run(ctx, j, st, rb)
-	rep.Runs = runParts(st.SinceReset, o.start)
-	return rep, err
+	return j, st, nil
 }
 
 // run applies the steps in order on the runbook engine; a failure undoes, newest
