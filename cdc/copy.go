@@ -184,24 +184,15 @@ func convertFor(v any, srcType, dstType string) any {
 }
 
 func columnTypes(ctx context.Context, db *dbx.DB, table string) (map[string]string, error) {
-	q := "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1"
-	if db.Dialect.Family() == dbx.FamilyMySQL {
-		q = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?"
-	}
-	rows, err := db.QueryContext(ctx, q, table)
+	cols, err := columns(ctx, db, table)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var n, t string
-		if err := rows.Scan(&n, &t); err != nil {
-			return nil, err
-		}
-		out[n] = strings.ToLower(t)
+	out := make(map[string]string, len(cols))
+	for _, c := range cols {
+		out[c.name] = c.typ
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // upsertStatement builds one multi-row INSERT that updates rows whose key exists, in

@@ -38,11 +38,7 @@ func PrimaryKey(ctx context.Context, db *dbx.DB, table string) ([]string, error)
 // matching the patterns (path.Match globs; none = all), without xckit's own tables and
 // the schema version table.
 func Tables(ctx context.Context, db *dbx.DB, patterns []string) ([]string, error) {
-	q := "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
-	if db.Dialect.Family() == dbx.FamilyMySQL {
-		q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
-	}
-	rows, err := db.QueryContext(ctx, q)
+	rows, err := db.QueryContext(ctx, db.Dialect.TablesSQL())
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}

@@ -144,16 +144,14 @@ func Verify(ctx context.Context, o VerifyOptions) (VerifyReport, error) {
 
 type colInfo struct {
 	name    string
+	typ     string // information_schema's data_type, lower case
 	textKey bool
 }
 
-// columns lists a table's columns in order with whether each is textual.
+// columns lists a table's columns in order, with their types and whether each is
+// textual.
 func columns(ctx context.Context, db *dbx.DB, table string) ([]colInfo, error) {
-	q := "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"
-	if db.Dialect.Family() == dbx.FamilyMySQL {
-		q = "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"
-	}
-	rows, err := db.QueryContext(ctx, q, table)
+	rows, err := db.QueryContext(ctx, db.Dialect.ColumnsSQL(), table)
 	if err != nil {
 		return nil, err
 	}
@@ -161,12 +159,11 @@ func columns(ctx context.Context, db *dbx.DB, table string) ([]colInfo, error) {
 	var out []colInfo
 	for rows.Next() {
 		var c colInfo
-		var typ string
-		if err := rows.Scan(&c.name, &typ); err != nil {
+		if err := rows.Scan(&c.name, &c.typ); err != nil {
 			return nil, err
 		}
-		typ = strings.ToLower(typ)
-		c.textKey = strings.Contains(typ, "char") || strings.Contains(typ, "text")
+		c.typ = strings.ToLower(c.typ)
+		c.textKey = strings.Contains(c.typ, "char") || strings.Contains(c.typ, "text")
 		out = append(out, c)
 	}
 	return out, rows.Err()

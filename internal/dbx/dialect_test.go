@@ -153,3 +153,21 @@ func TestSlotSQL(t *testing.T) {
 		t.Errorf("PostgreSQL: %v", err)
 	}
 }
+
+// The catalog queries name the current schema and the placeholder in each engine's
+// spelling.
+func TestCatalogSQL(t *testing.T) {
+	t.Parallel()
+	pg, _ := DetectDialect(FamilyPostgres, "(openGauss 5.0.0 build x) compiled at ...")
+	my, _ := DetectDialect(FamilyMySQL, "10.11.6-MariaDB")
+	for _, c := range []struct{ got, want string }{
+		{pg.ColumnsSQL(), "table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position"},
+		{my.ColumnsSQL(), "table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position"},
+		{pg.TablesSQL(), "table_schema = current_schema() AND table_type = 'BASE TABLE'"},
+		{my.TablesSQL(), "table_schema = DATABASE() AND table_type = 'BASE TABLE'"},
+	} {
+		if !strings.Contains(c.got, c.want) {
+			t.Errorf("%q lacks %q", c.got, c.want)
+		}
+	}
+}
