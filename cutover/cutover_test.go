@@ -3,6 +3,7 @@ package cutover
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 	"github.com/xckit/xckit/installer"
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/internal/journal"
+	engine "github.com/xckit/xckit/internal/runbook"
 	"github.com/xckit/xckit/lab"
 	"github.com/xckit/xckit/platform"
 	"github.com/xckit/xckit/profiles"
@@ -218,9 +220,10 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 	// no stop are both sides writable.
 	newURL, legacyURL := "http://"+site.New.Listen+"/readyz", site.Legacy.Ready
 	for k := 1; k <= 10; k++ {
-		killed := opts
-		killed.stopAfter = k
-		if _, err := Rollback(ctx, killed); err != errStopped {
+		// Killed as step k+1 starts: its start is journaled, nothing after it.
+		killed := rollbackBook(opts)
+		killed.steps[k].do = func(context.Context, *op) (string, error) { return "", engine.ErrKilled }
+		if _, err := execute(ctx, opts, killed); !errors.Is(err, engine.ErrKilled) {
 			t.Fatalf("rollback killed after step %d: %v", k, err)
 		}
 		fenced := !canWrite(t, site)

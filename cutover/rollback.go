@@ -14,6 +14,15 @@ import (
 // starts from the world as it is: when legacy is already live it does nothing, and an
 // abort undoes only what this run (or the run it resumed) changed.
 func Rollback(ctx context.Context, opts Options) (Report, error) {
+	rep, err := execute(ctx, opts, rollbackBook(opts))
+	if err == nil && rep.Verdict == "ok" {
+		fmt.Fprintf(opts.Out, "rollback complete: RTO %.1fs (drain to route), RPO %s\n", rep.RTOSeconds, rep.RPO)
+	}
+	return rep, err
+}
+
+// rollbackBook is the rollback's runbook.
+func rollbackBook(opts Options) runbook {
 	budget := opts.Site.CDC.Budget.D()
 	if budget <= 0 {
 		budget = opts.Profile.Rollback.DrainTimeout.D()
@@ -55,11 +64,7 @@ func Rollback(ctx context.Context, opts Options) (Report, error) {
 			do: func(ctx context.Context, o *op) (string, error) { return route(ctx, o, SideLegacy) }},
 		{name: "smoke", plan: "a signed debit and credit through the balancer", do: smoke},
 	}
-	rep, err := execute(ctx, opts, runbook{routeStep: "route-legacy", kind: "rollback", other: "cutover", steps: steps, admit: admitRollback})
-	if err == nil && rep.Verdict == "ok" {
-		fmt.Fprintf(opts.Out, "rollback complete: RTO %.1fs (drain to route), RPO %s\n", rep.RTOSeconds, rep.RPO)
-	}
-	return rep, err
+	return runbook{routeStep: "route-legacy", kind: "rollback", other: "cutover", steps: steps, admit: admitRollback}
 }
 
 func rollbackGates(ctx context.Context, o *op) (string, error) {

@@ -36,7 +36,6 @@ type Options struct {
 	SkipAcceptance   bool
 	Out              io.Writer
 	Log              *slog.Logger
-	stopAfter        int // test hook: stop as if killed after this many steps
 }
 
 // StepResult is one step of a report.
@@ -96,7 +95,6 @@ type op struct {
 	start    time.Time
 	fence    string
 	rep      *Report
-	steps    int
 	touched  bool      // the current step changed something
 	drainAt  time.Time // when the balancer stopped sending traffic (this run or the one resumed)
 	routedAt time.Time
@@ -254,7 +252,7 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 			return *o.rep, err
 		}
 		if errors.Is(err, engine.ErrKilled) {
-			return *o.rep, errStopped
+			return *o.rep, err // a step stopped as a kill would (tests): nothing more recorded
 		}
 		o.printRestored()
 		detail := dbx.Redact(se.Err.Error())
@@ -280,15 +278,12 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 // whether it changed it (o.changed), and is undone only then.
 func (o *op) engineSteps(rb runbook) []engine.Step {
 	var out []engine.Step
-	for i, s := range rb.steps {
+	for _, s := range rb.steps {
 		es := engine.Step{
 			Name:     s.name,
 			Plan:     func(context.Context) ([]string, error) { return []string{s.plan}, nil },
 			NoReturn: s.name == rb.routeStep,
 			Apply: func(ctx context.Context) (engine.Result, error) {
-				if o.stopAfter > 0 && o.steps >= o.stopAfter && i > 0 {
-					return engine.Result{}, errStopped // test hook: killed as this step starts
-				}
 				if s.name == "drain" && o.drainAt.IsZero() {
 					o.drainAt = time.Now()
 				}
@@ -325,7 +320,6 @@ func (o *op) event(e engine.Event) {
 		}
 		o.rep.Steps = append(o.rep.Steps, StepResult{Name: e.Step, Status: "done", Seconds: e.Seconds, Detail: detail})
 		fmt.Fprintf(o.Out, "%2d. %-14s done in %5.2fs  %s\n", e.Index, e.Step, e.Seconds, detail)
-		o.steps++
 	case "failed":
 		if errors.Is(e.Err, engine.ErrKilled) {
 			return
@@ -339,8 +333,6 @@ func (o *op) event(e engine.Event) {
 		o.rep.Restored = append(o.rep.Restored, fmt.Sprintf("could NOT undo %s: %v; stopped restoring there (older steps keep their effect: the balancer stays as it is)", e.Step, e.Err))
 	}
 }
-
-var errStopped = fmt.Errorf("stopped by the test hook: %w", engine.ErrKilled)
 
 func (o *op) printRestored() {
 	for _, r := range o.rep.Restored {
