@@ -15,10 +15,6 @@ import (
 	"github.com/xckit/xckit/internal/runbook"
 )
 
-// errStopped is the test hook's "killed here": the run stops as a kill would, with
-// nothing more journaled (runbook.ErrKilled).
-var errStopped = fmt.Errorf("stopped by the test hook: %w", runbook.ErrKilled)
-
 // PartialError says how far an install got: goose's model.
 type PartialError struct {
 	Done   []string
@@ -90,6 +86,13 @@ func (r *run) steps() []runbook.Step {
 // and then report 0 changes) unless Resume is set, which continues after the last
 // completed one.
 func Install(ctx context.Context, o Options) (Report, error) {
+	return install(ctx, o, nil)
+}
+
+// install is Install with a fault of the tests: kill, when set, is asked before each
+// changing action (with the number of actions so far) and may stop the install there
+// as a kill would (an error wrapping runbook.ErrKilled).
+func install(ctx context.Context, o Options, kill func(actions int) error) (Report, error) {
 	o = withDefaults(o)
 	rep := Report{Prefix: o.Prefix, Plan: o.Plan}
 	for _, name := range o.SkipPhases {
@@ -97,7 +100,7 @@ func Install(ctx context.Context, o Options) (Report, error) {
 			return rep, fmt.Errorf("--skip-phases %s: no such phase (phases: %s)", name, strings.Join(PhaseNames(), ", "))
 		}
 	}
-	r := &run{o: o}
+	r := &run{o: o, kill: kill}
 	defer r.close()
 	steps := r.steps()
 	if o.Plan {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/internal/labtest"
+	"github.com/xckit/xckit/internal/runbook"
 	"github.com/xckit/xckit/profiles"
 )
 
@@ -168,11 +169,15 @@ func TestKilledMidPhaseResumes(t *testing.T) {
 	for _, n := range []int{1, 2, 3, 4, 5, 6, 7, 8} {
 		t.Run(fmt.Sprint("after_", n, "_actions"), func(t *testing.T) {
 			o := fixture(t, fmt.Sprintf("inst_kill%d", n))
-			o.stopAfter = n
-			if _, err := Install(context.Background(), o); !errors.Is(err, errStopped) {
+			killAfter := func(actions int) error {
+				if actions >= n {
+					return fmt.Errorf("killed after %d actions: %w", actions, runbook.ErrKilled)
+				}
+				return nil
+			}
+			if _, err := install(context.Background(), o, killAfter); !errors.Is(err, runbook.ErrKilled) {
 				t.Fatalf("hook: %v", err)
 			}
-			o.stopAfter = 0
 			var dirty *DirtyError
 			if _, err := Install(context.Background(), o); !errors.As(err, &dirty) {
 				t.Fatalf("after a kill the next run must refuse as dirty, got %v", err)

@@ -29,9 +29,6 @@ type Options struct {
 	HealthWait  time.Duration
 	Out         io.Writer // the phase lines people read
 	Log         *slog.Logger
-
-	// stopAfter is a test hook: stop (as if killed) after this many actions.
-	stopAfter int
 }
 
 func (o Options) journalPath() string    { return filepath.Join(o.Prefix, "state", "install.journal") }

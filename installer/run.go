@@ -28,6 +28,7 @@ type run struct {
 	app     *dbx.DB
 	secrets *Secrets
 	actions int
+	kill    func(actions int) error // a test's fault (install)
 	notes   []string
 	// started and exited are the payd this run started, when it started one.
 	started int
@@ -43,11 +44,11 @@ func (r *run) close() {
 	}
 }
 
-// act counts an action that changes something; the test hook stops here.
+// act counts an action that changes something; a test's fault may stop the run here.
 func (r *run) act() error {
 	r.actions++
-	if r.o.stopAfter > 0 && r.actions >= r.o.stopAfter {
-		return errStopped
+	if r.kill != nil {
+		return r.kill(r.actions)
 	}
 	return nil
 }
