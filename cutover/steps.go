@@ -2,6 +2,7 @@ package cutover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -204,7 +205,11 @@ func stopCDC(ctx context.Context, o *op) (string, error) {
 		return "not running", nil
 	}
 	o.changed()
-	if err := proc.Stop(ctx, pid, proc.StopOptions{Is: CDCRun, Grace: 30 * time.Second, Kill: true}); err != nil {
+	err := proc.Stop(ctx, pid, proc.StopOptions{Is: CDCRun, Grace: 30 * time.Second, Kill: true})
+	switch {
+	case errors.Is(err, proc.ErrKilled):
+		return fmt.Sprintf("cdc run pid %d stopped (killed after 30 s: its checkpoint is committed with the data)", pid), nil
+	case err != nil:
 		return "", fmt.Errorf("stop cdc run: %w", err)
 	}
 	return fmt.Sprintf("cdc run pid %d stopped", pid), nil

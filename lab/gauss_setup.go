@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -280,6 +281,9 @@ func RunFront(ctx context.Context, dir string, log *slog.Logger) error {
 
 func (g *gauss) down(ctx context.Context) error {
 	ferr := proc.Stop(ctx, g.frontPID(), proc.StopOptions{Is: frontProcess, Grace: 10 * time.Second, Kill: true})
+	if errors.Is(ferr, proc.ErrKilled) {
+		ferr = nil // it is stopped; the lab keeps nothing it could lose
+	}
 	// SIGINT is PostgreSQL's fast shutdown: roll back open transactions, checkpoint.
 	if err := stopPID(g.pid(), "postgres", syscall.SIGINT, 30*time.Second); err != nil {
 		return err

@@ -156,7 +156,7 @@ func requestMethod(body []byte) string {
 		if code == authSM3 {
 			name = "openGauss sm3 (code 13)"
 		}
-		if len(body) >= 8+76 {
+		if len(body) == 8+76 { // the 3.51 layout; below 3.50 a signature follows instead
 			name += fmt.Sprintf(", %d iterations", binary.BigEndian.Uint32(body[8+72:]))
 		}
 		return name

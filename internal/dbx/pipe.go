@@ -44,6 +44,9 @@ func (db *DB) WithPipe(ctx context.Context, fn func(p *Pipe) error) error {
 // affected and its error (a statement after a failed one fails too: the server skips
 // the rest of the batch's transaction).
 func (p *Pipe) Batch(ctx context.Context, stmts ...Stmt) ([]int64, []error) {
+	if len(stmts) == 0 {
+		return nil, nil
+	}
 	b := &pgx.Batch{}
 	for _, s := range stmts {
 		b.Queue(s.SQL, s.Args...)

@@ -33,8 +33,10 @@ type Step struct {
 	// Resumed restores, in memory, what the step established in the interrupted run
 	// that --resume continues (the step is not applied again).
 	Resumed func()
-	// NoReturn: once this step has started nothing is undone any more (the cutover's
-	// route: the routed side may have accepted payments).
+	// NoReturn: once this step has changed something (its Result says so, also when it
+	// fails; or it was under way when the run it resumes stopped) nothing is undone any
+	// more: the cutover's route, after which the routed side may have taken payments.
+	// A step that refuses before changing anything is still undone behind.
 	NoReturn bool
 }
 
@@ -88,6 +90,9 @@ func (e *StepError) Error() string {
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
+
+// UndoTimeout bounds the undo of a failed run, which goes on after Ctrl-C.
+var UndoTimeout = 2 * time.Minute
 
 // ErrKilled, returned (wrapped) by a step, stops the run as a killed process would:
 // nothing more is journaled and nothing undone. Tests stop steps half-way with it.
@@ -144,13 +149,16 @@ func (r *Runner) Run(ctx context.Context, steps []Step) (done []string, err erro
 	if err := r.Check(); err != nil {
 		return nil, err
 	}
-	var applied []Step // finished or half-done, in order, that changed something
+	var ran []Step // resumed, finished or half-done, in order
 	changed := map[string]bool{}
 	noReturn := false
 	fail := func(s Step, cause error) error {
 		se := &StepError{Runbook: r.Runbook, Step: s.Name, Err: cause, Done: done, PastNoReturn: noReturn}
 		if r.Undo && !noReturn {
-			se.Undone, se.UndoErr = r.restore(ctx, applied, changed)
+			// Undo even after Ctrl-C: the world must not be left half-way.
+			uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), UndoTimeout)
+			defer cancel()
+			se.Undone, se.UndoErr = r.restore(uctx, ran, changed)
 		}
 		return se
 	}
@@ -163,9 +171,7 @@ func (r *Runner) Run(ctx context.Context, steps []Step) (done []string, err erro
 			if s.Resumed != nil {
 				s.Resumed()
 			}
-			if r.State.Changed[s.Name] {
-				applied, changed[s.Name] = append(applied, s), true
-			}
+			ran, changed[s.Name] = append(ran, s), r.State.Changed[s.Name]
 			noReturn = noReturn || s.NoReturn
 			done = append(done, s.Name)
 			r.emit(Event{Index: i + 1, Step: s.Name, Kind: "resumed"})
@@ -175,22 +181,23 @@ func (r *Runner) Run(ctx context.Context, steps []Step) (done []string, err erro
 			noReturn = true // it may have moved traffic before the run stopped
 		}
 		if err := ctx.Err(); err != nil {
+			r.emit(Event{Index: i + 1, Step: s.Name, Kind: "failed", Err: err})
 			return done, fail(s, err)
 		}
 		if err := r.Journal.Append(journal.Entry{Step: s.Name, Event: journal.Started}); err != nil {
-			return done, fail(s, fmt.Errorf("journal: %w", err))
+			err = fmt.Errorf("journal: %w", err)
+			r.emit(Event{Index: i + 1, Step: s.Name, Kind: "failed", Err: err})
+			return done, fail(s, err)
 		}
-		noReturn = noReturn || s.NoReturn
 		t0 := time.Now()
 		res, err := s.Apply(ctx)
 		secs := time.Since(t0).Seconds()
 		if errors.Is(err, ErrKilled) {
 			return done, &StepError{Runbook: r.Runbook, Step: s.Name, Err: err, Done: done}
 		}
-		if res.Changes > 0 {
-			// Even a failed step may have changed something half-way: undo it too.
-			applied, changed[s.Name] = append(applied, s), true
-		}
+		// Even a failed step may have changed something half-way: undo it too.
+		ran, changed[s.Name] = append(ran, s), res.Changes > 0
+		noReturn = noReturn || s.NoReturn && res.Changes > 0
 		if err != nil {
 			text := err.Error()
 			if r.Redact != nil {
@@ -215,23 +222,23 @@ func (r *Runner) Run(ctx context.Context, steps []Step) (done []string, err erro
 
 // restore undoes, newest first, the steps that changed something, journaling each
 // undo (a --resume must not skip a step whose work was undone). At the first undo that
-// fails it stops, and journals every step from that one on as undone, so that a
-// --resume runs them all again from the world as it is. When all are undone the world
-// is as the run found it: the journal is reset.
-func (r *Runner) restore(ctx context.Context, applied []Step, changed map[string]bool) (undone []string, err error) {
+// fails it stops, and journals every step from that one on as undone (changed or not),
+// so that a --resume runs them all again from the world as it is. When all are undone
+// the world is as the run found it: the journal is reset.
+func (r *Runner) restore(ctx context.Context, ran []Step, changed map[string]bool) (undone []string, err error) {
 	var jerrs []string
 	mark := func(name string) {
 		if e := r.Journal.Append(journal.Entry{Step: name, Event: journal.Undone}); e != nil {
 			jerrs = append(jerrs, e.Error())
 		}
 	}
-	for i := len(applied) - 1; i >= 0; i-- {
-		s := applied[i]
+	for i := len(ran) - 1; i >= 0; i-- {
+		s := ran[i]
 		if s.Undo == nil || !changed[s.Name] {
 			continue
 		}
 		if uerr := s.Undo(ctx); uerr != nil {
-			for _, t := range applied[i:] {
+			for _, t := range ran[i:] {
 				mark(t.Name)
 			}
 			r.emit(Event{Step: s.Name, Kind: "undo-failed", Err: uerr})

@@ -253,3 +253,60 @@ func TestKilledAndRedacted(t *testing.T) {
 		t.Errorf("the journal keeps %q", st.Failed["c"])
 	}
 }
+
+// A point-of-no-return step that refuses before changing anything is undone behind
+// like any other; once it changed something, nothing is. After Ctrl-C the undo still
+// runs (on its own deadline), and a failed undo journals every later step undone,
+// changed or not.
+func TestNoReturnUndoAfterCancelAndUndoFailure(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	steps := w.steps("a", "route")
+	steps[1].NoReturn = true
+	steps[1].Apply = func(context.Context) (Result, error) { return Result{}, errors.New("refused: the other side answers") }
+	r := &Runner{Runbook: "t", Journal: openJournal(t, filepath.Join(t.TempDir(), "j"), 0), Undo: true}
+	_, err := r.Run(context.Background(), steps)
+	var se *StepError
+	if !errors.As(err, &se) || se.PastNoReturn || !slices.Equal(w.undone, []string{"a"}) {
+		t.Fatalf("a refusing route: %v undone %v", err, w.undone)
+	}
+
+	w = newWorld()
+	ctx, cancel := context.WithCancel(context.Background())
+	steps = w.steps("a", "b")
+	steps[1].Apply = func(context.Context) (Result, error) {
+		cancel() // Ctrl-C during the step
+		return Result{}, context.Canceled
+	}
+	steps[0].Undo = func(ctx context.Context) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		w.undone = append(w.undone, "a")
+		return nil
+	}
+	r = &Runner{Runbook: "t", Journal: openJournal(t, filepath.Join(t.TempDir(), "j"), 0), Undo: true}
+	if _, err := r.Run(ctx, steps); !errors.As(err, &se) || se.UndoErr != nil || !slices.Equal(w.undone, []string{"a"}) {
+		t.Fatalf("undo after Ctrl-C: %v %+v undone %v", err, se, w.undone)
+	}
+
+	path := filepath.Join(t.TempDir(), "j")
+	w = newWorld()
+	w.facts["b"] = true // b changes nothing
+	w.failUn["c"], w.fail["d"] = true, true
+	r = &Runner{Runbook: "t", Journal: openJournal(t, path, 0), Undo: true}
+	r.Run(context.Background(), w.steps("a", "b", "c", "d"))
+	st := read(t, path)
+	if !st.Done["a"] || !st.Done["b"] || st.Done["c"] || st.Done["d"] {
+		t.Errorf("after c's undo failed: done %v (a and b stand, c and d run again)", st.Done)
+	}
+	w = newWorld()
+	w.facts["b"] = true
+	w.failUn["a"], w.fail["c"] = true, true
+	path = filepath.Join(t.TempDir(), "k")
+	r = &Runner{Runbook: "t", Journal: openJournal(t, path, 0), Undo: true}
+	r.Run(context.Background(), w.steps("a", "b", "c"))
+	if st := read(t, path); st.Done["b"] {
+		t.Errorf("b ran after a, whose undo failed: it must run again on --resume: done %v", st.Done)
+	}
+}

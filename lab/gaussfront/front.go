@@ -108,9 +108,11 @@ type session struct {
 	o      Options
 	client net.Conn
 	server net.Conn
+	user   string // the role it authenticated
 
-	mu      sync.Mutex // guards pending
+	mu      sync.Mutex // guards pending and batches
 	pending []*roleChange
+	batches []*batch // the client's sequences PostgreSQL has yet to end (toServer, toClient)
 }
 
 // run plays openGauss's startup and authentication, then relays the session to
@@ -123,6 +125,7 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	user := params["user"]
+	s.user = user
 	if err := s.authenticate(cr, version&0xFFFF, user); err != nil {
 		return err
 	}

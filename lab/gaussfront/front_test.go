@@ -262,3 +262,53 @@ func TestFrontPrivilegesAndPlugins(t *testing.T) {
 		}
 	}
 }
+
+// A refused statement inside a pipelined batch is answered in its place; one after an
+// earlier error of the batch (PostgreSQL then skips to the Sync) still ends the batch:
+// the connection answers the next statement, it never hangs.
+func TestFrontRefusalInsideBatches(t *testing.T) {
+	env := labtest.Ensure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// exec mode: each statement of a batch goes out as Parse, Bind, Execute before one
+	// Sync (the default mode prepares them all first, where a refusal fails the batch).
+	d, _ := dbx.ParseDSN(env.GaussDSN)
+	d.Params.Set("default_query_exec_mode", "exec")
+	db, err := dbx.OpenDSN(ctx, d, dbx.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.WithPipe(ctx, func(p *dbx.Pipe) error {
+		for _, c := range []struct {
+			name  string
+			stmts []dbx.Stmt
+			codes []string // per statement: "" ok, else the SQLSTATE
+		}{
+			{"refused in the middle", []dbx.Stmt{{SQL: "SELECT 1"}, {SQL: "SELECT pg_current_wal_lsn()"}, {SQL: "SELECT 2"}}, []string{"", "42883", "?"}},
+			{"refused after an error", []dbx.Stmt{{SQL: "SELECT 1/0"}, {SQL: "SELECT pg_current_wal_lsn()"}}, []string{"22012", "?"}},
+			{"refused first", []dbx.Stmt{{SQL: "SELECT pg_wal_lsn_diff($1, $2)", Args: []any{"0/1", "0/0"}}, {SQL: "SELECT 3"}}, []string{"42883", "?"}},
+		} {
+			_, errs := p.Batch(ctx, c.stmts...)
+			for i, want := range c.codes {
+				var pgErr *pgconn.PgError
+				switch {
+				case want == "" && errs[i] != nil:
+					t.Errorf("%s: statement %d: %v", c.name, i+1, errs[i])
+				case want == "?" && errs[i] == nil:
+					t.Errorf("%s: statement %d after the failure ran", c.name, i+1)
+				case want != "" && want != "?" && (!errors.As(errs[i], &pgErr) || pgErr.Code != want):
+					t.Errorf("%s: statement %d: %v, want %s", c.name, i+1, errs[i], want)
+				}
+			}
+			var n int
+			if err := p.QueryRow(ctx, "SELECT 42", nil, &n); err != nil || n != 42 {
+				return fmt.Errorf("%s: the connection after the batch: %v %d", c.name, err, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

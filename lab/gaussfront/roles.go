@@ -13,9 +13,13 @@ type roleChange struct {
 
 // passwordChange recognises CREATE/ALTER ROLE|USER name ... [ENCRYPTED] PASSWORD 'pw'
 // (or openGauss's IDENTIFIED BY 'pw'), and DROP ROLE|USER [IF EXISTS] a, b.
-func passwordChange(st *statement) *roleChange {
+//
+// Every other CREATE/ALTER/DROP ROLE|USER statement is a change with nothing to store,
+// so that each role command PostgreSQL completes pops its own entry. CURRENT_USER and
+// SESSION_USER name the session's user (sessionUser).
+func passwordChange(st *statement, sessionUser string) *roleChange {
 	verb := st.at(0)
-	if !st.at(1).word("role") && !st.at(1).word("user") {
+	if !st.at(1).word("role") && !st.at(1).word("user") || st.at(2).word("mapping") {
 		return nil
 	}
 	switch {
@@ -36,10 +40,14 @@ func passwordChange(st *statement) *roleChange {
 		return c
 	case verb.word("create") || verb.word("alter"):
 		role := identName(st.at(2))
-		if role == "" {
-			return nil
+		if st.at(2).word("current_user") || st.at(2).word("session_user") {
+			role = sessionUser
 		}
-		c := &roleChange{tag: strings.ToUpper(verb.text) + " ROLE", role: role}
+		c := &roleChange{tag: strings.ToUpper(verb.text) + " ROLE"}
+		if role == "" {
+			return c
+		}
+		c.role = role
 		for k := 3; k < len(st.sig); k++ {
 			var lit token
 			switch {
@@ -55,11 +63,12 @@ func passwordChange(st *statement) *roleChange {
 				continue
 			}
 			if lit.kind != tokString || !strings.HasPrefix(lit.text, "'") {
-				return nil
+				return &roleChange{tag: c.tag}
 			}
 			c.password = strings.ReplaceAll(lit.text[1:len(lit.text)-1], "''", "'")
 			return c
 		}
+		return &roleChange{tag: c.tag} // no password: nothing to store
 	}
 	return nil
 }

@@ -86,7 +86,7 @@ func syntaxError(near, rule string) *Refusal {
 }
 
 func refuse(st *statement) *Refusal {
-	if c := passwordChange(st); c != nil && c.role != "" && len(c.drop) == 0 {
+	if c := passwordChange(st, ""); c != nil && c.role != "" && len(c.drop) == 0 {
 		if msg := weakPassword(c.role, c.password); msg != "" {
 			return &Refusal{Code: "28P01", Message: msg, Rule: "password-policy"}
 		}

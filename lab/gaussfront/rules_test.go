@@ -87,12 +87,14 @@ func TestPasswordChange(t *testing.T) {
 		{sql: "ALTER ROLE app PASSWORD NULL", role: "app", drop: []string{"app"}},
 		{sql: "DROP ROLE IF EXISTS a, \"B\"", drop: []string{"a", "B"}},
 		{sql: "ALTER ROLE app SET search_path = payd"},
+		{sql: "ALTER ROLE CURRENT_USER PASSWORD 'Me-pw-1234'", role: "me", pass: "Me-pw-1234"},
+		{sql: "CREATE USER MAPPING FOR pay SERVER s OPTIONS (password 'x')"},
 		{sql: "SELECT 'CREATE ROLE x PASSWORD ''y'''"},
 	}
 	for _, c := range cases {
-		got := passwordChange(parse(c.sql))
-		if c.role == "" && c.drop == nil {
-			if got != nil {
+		got := passwordChange(parse(c.sql), "me")
+		if c.role == "" && c.drop == nil { // nothing to store (a role command or none)
+			if got != nil && (got.role != "" || got.password != "" || got.drop != nil) {
 				t.Errorf("%q: %+v", c.sql, got)
 			}
 			continue
