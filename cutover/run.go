@@ -281,7 +281,6 @@ func (o *op) engineSteps(rb runbook) []engine.Step {
 	for _, s := range rb.steps {
 		es := engine.Step{
 			Name:     s.name,
-			Plan:     func(context.Context) ([]string, error) { return []string{s.plan}, nil },
 			NoReturn: s.name == rb.routeStep,
 			Apply: func(ctx context.Context) (engine.Result, error) {
 				if s.name == "drain" && o.drainAt.IsZero() {

@@ -207,7 +207,7 @@ func stopCDC(ctx context.Context, o *op) (string, error) {
 	o.changed()
 	err := proc.Stop(ctx, pid, proc.StopOptions{Is: CDCRun, Grace: 30 * time.Second, Kill: true})
 	switch {
-	case errors.Is(err, proc.ErrKilled):
+	case errors.Is(err, proc.ErrForced):
 		return fmt.Sprintf("cdc run pid %d stopped (killed after 30 s: its checkpoint is committed with the data)", pid), nil
 	case err != nil:
 		return "", fmt.Errorf("stop cdc run: %w", err)

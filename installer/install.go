@@ -104,16 +104,14 @@ func install(ctx context.Context, o Options, kill func(actions int) error) (Repo
 	defer r.close()
 	steps := r.steps()
 	if o.Plan {
+		plans, err := runbook.Plan(ctx, steps)
+		if err != nil {
+			return rep, err
+		}
 		for _, s := range steps {
-			pr := PhaseResult{Name: s.Name, Status: "planned"}
+			pr := PhaseResult{Name: s.Name, Status: "planned", Plan: plans[s.Name]}
 			if s.Skip != "" {
 				pr.Status = "skipped"
-			} else {
-				lines, err := s.Plan(ctx)
-				if err != nil {
-					return rep, fmt.Errorf("plan %s: %w", s.Name, err)
-				}
-				pr.Plan = lines
 			}
 			rep.Phases = append(rep.Phases, pr)
 			fmt.Fprintf(o.Out, "%-13s %s\n", s.Name, strings.Join(orSkipped(pr), "\n              "))

@@ -305,7 +305,7 @@ func TestInstallOntoOpenGaussPublicSchema(t *testing.T) {
 	defer admin.Close()
 	for _, q := range []string{
 		fmt.Sprintf("CREATE ROLE %s LOGIN PASSWORD '%s'", app.User, app.Password),
-		fmt.Sprintf("CREATE DATABASE %s OWNER %s TEMPLATE template0", app.Database, app.User),
+		fmt.Sprintf("CREATE DATABASE %s OWNER %s TEMPLATE template0 DBCOMPATIBILITY 'PG'", app.Database, app.User),
 	} {
 		if _, err := admin.Exec(q); err != nil {
 			t.Fatal(err)

@@ -250,13 +250,14 @@ func applyBootstrap(ctx context.Context, r *run) (int, error) {
 		if err := r.act(); err != nil {
 			return 0, err
 		}
-		if _, err := admin.ExecContext(ctx, a[1]); err != nil {
-			return 0, fmt.Errorf("%s: %w", a[0], err)
-		}
 		if strings.HasPrefix(a[1], "CREATE ROLE xckit_cdc ") {
+			// Recorded first: a crash right after the CREATE must not lose it.
 			if err := recordCreatedRole(r.o, "xckit_cdc"); err != nil {
 				return 0, err
 			}
+		}
+		if _, err := admin.ExecContext(ctx, a[1]); err != nil {
+			return 0, fmt.Errorf("%s: %w", a[0], err)
 		}
 		r.note("%s", a[0])
 	}

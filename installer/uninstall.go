@@ -50,6 +50,17 @@ func Uninstall(ctx context.Context, o Options, dropData bool) ([]string, error) 
 			did = append(did, "removed the systemd unit")
 		}
 	}
+	// The database and roles go before the files: the record of what install created
+	// (state/created-roles) must outlive a drop that fails, for the rerun.
+	if dropData {
+		dropped, err := dropDatabase(ctx, r, o, made)
+		did = append(did, dropped...)
+		if err != nil {
+			return did, err
+		}
+	} else {
+		did = append(did, "kept the database (--drop-data --yes drops it)")
+	}
 	for _, d := range []string{"payd", "etc", "run", "log", "state"} {
 		p := filepath.Join(o.Prefix, d)
 		if _, err := os.Stat(p); err == nil {
@@ -60,9 +71,13 @@ func Uninstall(ctx context.Context, o Options, dropData bool) ([]string, error) 
 		}
 	}
 	os.Remove(o.Prefix) // only when empty
-	if !dropData {
-		return append(did, "kept the database (--drop-data --yes drops it)"), nil
-	}
+	return did, nil
+}
+
+// dropDatabase drops the application's database and role, and the CDC role when
+// install created it.
+func dropDatabase(ctx context.Context, r *run, o Options, made map[string]bool) ([]string, error) {
+	var did []string
 	app, err := dbx.ParseDSN(o.DB)
 	if err != nil {
 		return did, err

@@ -124,6 +124,7 @@ shared_buffers = 256MB
 fsync = on
 synchronous_commit = on
 log_min_messages = warning
+log_min_error_statement = panic  # a failed ALTER ROLE ... PASSWORD never reaches the log
 `, g.s.GaussPort+1, g.dir, filepath.Join(g.dir, "lib"))
 	f, err := os.OpenFile(filepath.Join(g.data(), "postgresql.conf"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -138,7 +139,9 @@ log_min_messages = warning
 	}
 	// The socket is reachable only by the cluster's owner and root (the front runs as
 	// root): the front authenticates, PostgreSQL trusts what reaches its socket.
-	hba := "local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 md5\n"
+	// Over TCP only the roles of the PostgreSQL-support tests (internal/dbx): no role of
+	// the kit's can go round the front.
+	hba := "local all all trust\nlocal replication all trust\nhost all xc_scram_user,xc_md5_user 127.0.0.1/32 md5\n"
 	if err := os.WriteFile(filepath.Join(g.data(), "pg_hba.conf"), []byte(hba), 0o600); err != nil {
 		return err
 	}

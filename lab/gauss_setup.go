@@ -281,7 +281,7 @@ func RunFront(ctx context.Context, dir string, log *slog.Logger) error {
 
 func (g *gauss) down(ctx context.Context) error {
 	ferr := proc.Stop(ctx, g.frontPID(), proc.StopOptions{Is: frontProcess, Grace: 10 * time.Second, Kill: true})
-	if errors.Is(ferr, proc.ErrKilled) {
+	if errors.Is(ferr, proc.ErrForced) {
 		ferr = nil // it is stopped; the lab keeps nothing it could lose
 	}
 	// SIGINT is PostgreSQL's fast shutdown: roll back open transactions, checkpoint.

@@ -369,8 +369,9 @@ type Env struct {
 	// the initial user: for the lab's own tools (pg_recvlogical in the benchmarks) and
 	// tests of xckit's PostgreSQL support, never for the kit's openGauss paths.
 	GaussPostgresDSN string `json:"gauss_postgres_dsn"`
-	// GaussPostgresTCP is host:port of that PostgreSQL over TCP (md5 and SCRAM logins
-	// only): for tests that xckit's PostgreSQL support keeps working.
+	// GaussPostgresTCP is host:port of that PostgreSQL over TCP (md5 and SCRAM logins,
+	// roles xc_scram_user and xc_md5_user only): for tests that xckit's PostgreSQL
+	// support keeps working.
 	GaussPostgresTCP string `json:"gauss_postgres_tcp"`
 	LegacyDSN        string `json:"legacy_dsn"`
 	LegacyAdminDSN   string `json:"legacy_admin_dsn"`

@@ -113,11 +113,16 @@ func GaussServerSignature(password string, ch GaussChallenge) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	token, err := hex.DecodeString(ch.Token)
+	return serverSignature(serverKey, ch.Token)
+}
+
+// serverSignature is HMAC-SHA256(ServerKey, token), in hex (the 3.0 layout sends it).
+func serverSignature(serverKey []byte, token string) (string, error) {
+	t, err := hex.DecodeString(token)
 	if err != nil {
 		return "", fmt.Errorf("openGauss auth: token is not hex: %w", err)
 	}
-	return hex.EncodeToString(hmacSHA256(serverKey, token)), nil
+	return hex.EncodeToString(hmacSHA256(serverKey, t)), nil
 }
 
 // GaussMD5SHA256Response answers openGauss's code-11 (md5_sha256) challenge.

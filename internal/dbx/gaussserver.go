@@ -74,11 +74,11 @@ func (v GaussVerifier) Request(token string, minor int) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("server key is not hex: %w", err)
 		}
-		t, err := hex.DecodeString(token)
+		sig, err := serverSignature(key, token)
 		if err != nil {
-			return nil, fmt.Errorf("token is not hex: %w", err)
+			return nil, err
 		}
-		out = append(out, hex.EncodeToString(hmacSHA256(key, t))...)
+		out = append(out, sig...)
 	case minor > 50:
 		out = binary.BigEndian.AppendUint32(out, uint32(v.Iteration))
 	}

@@ -47,7 +47,8 @@ func FreshDatabase(t testing.TB, env lab.Env, engine, name string) string {
 		stmts = []string{
 			fmt.Sprintf(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s' AND pid <> pg_backend_pid()`, name),
 			`DROP DATABASE IF EXISTS "` + name + `"`,
-			fmt.Sprintf(`CREATE DATABASE "%s" OWNER "%s"`, name, app.User),
+			// openGauss's default mode is A: the platform's databases are PG.
+			fmt.Sprintf(`CREATE DATABASE "%s" OWNER "%s" DBCOMPATIBILITY 'PG'`, name, app.User),
 		}
 	}
 	for _, q := range stmts {

@@ -89,8 +89,8 @@ func Running(file string, is Is) int {
 	return 0
 }
 
-// ErrKilled marks a process that did not stop within its grace period and was killed.
-var ErrKilled = errors.New("killed with SIGKILL")
+// ErrForced marks a process that did not stop within its grace period and was killed.
+var ErrForced = errors.New("killed with SIGKILL")
 
 // StopOptions say how to stop a process.
 type StopOptions struct {
@@ -126,7 +126,7 @@ func Stop(ctx context.Context, pid int, o StopOptions) error {
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 	if gone(context.WithoutCancel(ctx), pid, o.Is, 5*time.Second) {
-		return fmt.Errorf("%s pid %d did not stop within %s: %w", o.Is, pid, o.Grace, ErrKilled)
+		return fmt.Errorf("%s pid %d did not stop within %s: %w", o.Is, pid, o.Grace, ErrForced)
 	}
 	return fmt.Errorf("%s pid %d survives SIGKILL", o.Is, pid)
 }

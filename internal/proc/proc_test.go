@@ -68,7 +68,7 @@ func TestAliveAndRunning(t *testing.T) {
 }
 
 // Stop: a process that honours its signal goes within the grace period; one that
-// ignores it is either left with an error or killed (ErrKilled), as asked; another
+// ignores it is either left with an error or killed (ErrForced), as asked; another
 // program behind the pid is never signalled.
 func TestStop(t *testing.T) {
 	t.Parallel()
@@ -80,14 +80,14 @@ func TestStop(t *testing.T) {
 	stubborn := start(t, "sh", "-c", `trap "" TERM; sleep 30 & wait; sleep 30`)
 	time.Sleep(100 * time.Millisecond) // let the shell set its trap
 	err := Stop(ctx, stubborn.Process.Pid, StopOptions{Is: Is{Comm: "sh"}, Grace: 300 * time.Millisecond})
-	if err == nil || errors.Is(err, ErrKilled) || !Alive(stubborn.Process.Pid, Is{}) {
+	if err == nil || errors.Is(err, ErrForced) || !Alive(stubborn.Process.Pid, Is{}) {
 		t.Errorf("without Kill, a process ignoring SIGTERM is left running with an error: %v", err)
 	}
 	if err := Stop(ctx, stubborn.Process.Pid, StopOptions{Is: Is{Comm: "payd"}, Signal: syscall.SIGKILL}); err != nil || !Alive(stubborn.Process.Pid, Is{}) {
 		t.Errorf("a pid that is another program must not be signalled: %v", err)
 	}
 	err = Stop(ctx, stubborn.Process.Pid, StopOptions{Is: Is{Comm: "sh"}, Grace: 300 * time.Millisecond, Kill: true})
-	if !errors.Is(err, ErrKilled) || Alive(stubborn.Process.Pid, Is{}) {
+	if !errors.Is(err, ErrForced) || Alive(stubborn.Process.Pid, Is{}) {
 		t.Errorf("with Kill: %v", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)

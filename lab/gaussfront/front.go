@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/xckit/xckit/internal/dbx"
@@ -62,16 +63,19 @@ func serve(ctx context.Context, ln net.Listener, o Options) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	open := map[net.Conn]bool{}
-	go func() {
-		<-ctx.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	closeAll := func() {
 		ln.Close()
 		mu.Lock()
 		for c := range open {
 			c.Close()
 		}
 		mu.Unlock()
-	}()
+	}
+	go func() { <-ctx.Done(); closeAll() }()
 	defer wg.Wait()
+	defer cancel() // whatever ends the loop ends the sessions too
+	backoff := 5 * time.Millisecond
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -79,11 +83,15 @@ func serve(ctx context.Context, ln net.Listener, o Options) error {
 				return nil
 			}
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				o.Log.Warn("gauss front: accept, retrying", "err", err.Error())
+				time.Sleep(backoff) // out of descriptors for a moment: sessions end and free them
+				backoff = min(2*backoff, time.Second)
 				continue
 			}
 			return fmt.Errorf("gauss front: accept: %w", err)
 		}
+		backoff = 5 * time.Millisecond
 		mu.Lock()
 		open[c] = true
 		mu.Unlock()
@@ -252,7 +260,7 @@ func (s *session) authenticate(cr *bufio.Reader, minor uint32, user string) erro
 	if err := s.send('R', req); err != nil {
 		return err
 	}
-	typ, body, err := readMessage(cr)
+	typ, body, err := readMessageMax(cr, maxAuthMessage)
 	if err != nil {
 		return err
 	}
@@ -318,14 +326,20 @@ func errorFields(severity, code, msg, hint string) []byte {
 	return append(b, 0)
 }
 
+// maxAuthMessage bounds what an unauthenticated client may send (openGauss's 64-hex
+// proof needs a few bytes).
+const maxAuthMessage = 64 << 10
+
 // readMessage reads one typed message (1 GB at most, as PostgreSQL allows).
-func readMessage(r *bufio.Reader) (byte, []byte, error) {
+func readMessage(r *bufio.Reader) (byte, []byte, error) { return readMessageMax(r, 1<<30) }
+
+func readMessageMax(r *bufio.Reader, max uint32) (byte, []byte, error) {
 	var head [5]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return 0, nil, err
 	}
 	n := binary.BigEndian.Uint32(head[1:])
-	if n < 4 || n > 1<<30 {
+	if n < 4 || n > max {
 		return 0, nil, fmt.Errorf("message %q of length %d", head[0], n)
 	}
 	body := make([]byte, n-4)

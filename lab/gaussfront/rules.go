@@ -201,6 +201,12 @@ func insertTarget(st *statement, k int) string {
 // lab keeps 'PG' (removed, PostgreSQL's semantics are PG's) and refuses the others,
 // which PostgreSQL cannot reproduce.
 func dbCompatibility(st *statement) *Refusal {
+	if st.seq(0, "create", "database") && !st.mentions("dbcompatibility") {
+		// openGauss makes it in template0's mode, A unless gs_initdb was told otherwise.
+		return &Refusal{Code: "0A000", Rule: "dbcompatibility",
+			Message: "xckit lab: CREATE DATABASE without DBCOMPATIBILITY makes an A-mode database on openGauss (template0's mode), which the lab cannot reproduce",
+			Hint:    "say DBCOMPATIBILITY 'PG' (xckit install does), or run xckit selftest on a real openGauss"}
+	}
 	for k := range st.sig {
 		if !st.at(k).word("dbcompatibility") {
 			continue

@@ -47,6 +47,7 @@ func TestTranslate(t *testing.T) {
 		{name: "PG compatibility", sql: `CREATE DATABASE "payd" OWNER "pay" ENCODING 'UTF8' TEMPLATE template0 DBCOMPATIBILITY 'PG'`,
 			want: `CREATE DATABASE "payd" OWNER "pay" ENCODING 'UTF8' TEMPLATE template0 `},
 		{name: "A compatibility", sql: `CREATE DATABASE d DBCOMPATIBILITY = 'A'`, code: "0A000", text: "DBCOMPATIBILITY 'A' cannot be reproduced"},
+		{name: "the default compatibility is A", sql: `CREATE DATABASE d OWNER pay`, code: "0A000", text: "without DBCOMPATIBILITY makes an A-mode database"},
 		{name: "weak password", sql: `CREATE ROLE bob LOGIN PASSWORD 'abc'`, code: "28P01", text: "Password must contain at least 8 characters."},
 		{name: "two kinds", sql: `ALTER ROLE bob PASSWORD 'abcdefgh1'`, code: "28P01", text: "Password must contain at least three kinds of characters."},
 		{name: "password is the name", sql: `ALTER USER "Abc-1234" PASSWORD 'Abc-1234'`, code: "28P01", text: "Password should not equal to the rolname."},

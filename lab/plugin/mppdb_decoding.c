@@ -266,13 +266,14 @@ decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relat
 	MemoryContext old;
 	StringInfoData names, types, vals, onames, otypes, ovals;
 	const char *op;
+	int			saved_float_digits = extra_float_digits;
 
-	extra_float_digits = 0;		/* as openGauss's plugin sets it */
 	if (data->skip_empty_xacts && !data->xact_wrote_changes)
 		output_begin(ctx, data, txn, false);
 	data->xact_wrote_changes = true;
 
 	old = MemoryContextSwitchTo(data->context);
+	extra_float_digits = 0;		/* as openGauss's plugin prints floats; restored below */
 	initStringInfo(&names);
 	initStringInfo(&types);
 	initStringInfo(&vals);
@@ -299,9 +300,11 @@ decode_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, Relation relat
 				tuple_columns(&onames, &otypes, &ovals, tupdesc, &change->data.tp.oldtuple->tuple, true);
 			break;
 		default:
+			extra_float_digits = saved_float_digits;
 			MemoryContextSwitchTo(old);
 			return;
 	}
+	extra_float_digits = saved_float_digits;
 	OutputPluginPrepareWrite(ctx, true);
 	appendStringInfoString(ctx->out, "{\"table_name\":");
 	escape_json(ctx->out, quote_qualified_identifier(get_namespace_name(get_rel_namespace(RelationGetRelid(relation))),
@@ -324,11 +327,13 @@ decode_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelatio
 				Relation relations[], ReorderBufferChange *change)
 {
 	DecodingData *data = ctx->output_plugin_private;
+	MemoryContext old;
 	int			i;
 
 	if (data->skip_empty_xacts && !data->xact_wrote_changes)
 		output_begin(ctx, data, txn, false);
 	data->xact_wrote_changes = true;
+	old = MemoryContextSwitchTo(data->context);
 	OutputPluginPrepareWrite(ctx, true);
 	appendStringInfoString(ctx->out, "table ");
 	for (i = 0; i < nrelations; i++)
@@ -349,6 +354,8 @@ decode_truncate(LogicalDecodingContext *ctx, ReorderBufferTXN *txn, int nrelatio
 	}
 	else
 		appendStringInfoString(ctx->out, " (no-flags)");
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(data->context);
 	OutputPluginWrite(ctx, true);
 }
 
