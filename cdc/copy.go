@@ -101,6 +101,10 @@ func copyTable(ctx context.Context, o CopyOptions, table string) (CopiedTable, e
 	if err != nil {
 		return ct, err
 	}
+	fixed, err := fixedColumns(ctx, o.To, table, pk)
+	if err != nil {
+		return ct, err
+	}
 	names := make([]string, len(cols))
 	textKey := map[string]bool{}
 	for i, c := range cols {
@@ -124,7 +128,7 @@ func copyTable(ctx context.Context, o CopyOptions, table string) (CopiedTable, e
 		if len(batch) == 0 {
 			return nil
 		}
-		err := upsertRows(ctx, o.To, table, names, pk, batch)
+		err := upsertRows(ctx, o.To, table, names, pk, fixed, batch)
 		batch = batch[:0]
 		return err
 	}
@@ -195,14 +199,54 @@ func columnTypes(ctx context.Context, db *dbx.DB, table string) (map[string]stri
 	return out, nil
 }
 
+// fixedColumns are the columns an upsert into table never sets: its primary key, and
+// on openGauss every column of a unique index too (its ON DUPLICATE KEY UPDATE refuses
+// them). A unique value that changed on the source is then left as it was: verify
+// names the row.
+func fixedColumns(ctx context.Context, db *dbx.DB, table string, pk []string) ([]string, error) {
+	if db.Dialect.Engine != dbx.OpenGauss {
+		return pk, nil
+	}
+	uniq, err := column(ctx, db, db.Dialect.UniqueColumnsSQL(), table)
+	if err != nil {
+		return nil, fmt.Errorf("the unique columns of %s: %w", table, err)
+	}
+	out := append([]string(nil), pk...)
+	for _, c := range uniq {
+		if !contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// column reads a query's one text column.
+func column(ctx context.Context, db *dbx.DB, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 // upsertStatement builds one multi-row INSERT that updates rows whose key exists, in
-// the dialect's form (ON CONFLICT, or ON DUPLICATE KEY UPDATE on openGauss and MySQL).
-func upsertStatement(d dbx.Dialect, table string, cols, pk []string, rows [][]any) (string, []any) {
+// the dialect's form (ON CONFLICT, or ON DUPLICATE KEY UPDATE on openGauss and MySQL);
+// fixed columns (fixedColumns) are never set.
+func upsertStatement(d dbx.Dialect, table string, cols, pk, fixed []string, rows [][]any) (string, []any) {
 	quoted := make([]string, len(cols))
 	var nonKey []string
 	for i, c := range cols {
 		quoted[i] = d.QuoteIdent(c)
-		if !contains(pk, c) {
+		if !contains(pk, c) && !contains(fixed, c) {
 			nonKey = append(nonKey, c)
 		}
 	}
@@ -221,7 +265,7 @@ func upsertStatement(d dbx.Dialect, table string, cols, pk []string, rows [][]an
 }
 
 // upsertRows writes rows in one transaction with multi-row upserts of up to 500 rows.
-func upsertRows(ctx context.Context, db *dbx.DB, table string, cols, pk []string, rows [][]any) error {
+func upsertRows(ctx context.Context, db *dbx.DB, table string, cols, pk, fixed []string, rows [][]any) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -229,7 +273,7 @@ func upsertRows(ctx context.Context, db *dbx.DB, table string, cols, pk []string
 	defer tx.Rollback()
 	for start := 0; start < len(rows); start += 500 {
 		part := rows[start:min(start+500, len(rows))]
-		q, args := upsertStatement(db.Dialect, table, cols, pk, part)
+		q, args := upsertStatement(db.Dialect, table, cols, pk, fixed, part)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("write rows %d-%d of the chunk: %w", start+1, start+len(part), err)
 		}

@@ -40,8 +40,9 @@ type Sink struct {
 }
 
 type targetTable struct {
-	name string
-	pk   []string
+	name  string
+	pk    []string
+	fixed []string // never set by an upsert (fixedColumns)
 }
 
 // NewSink prepares a sink for slot on db.
@@ -169,7 +170,11 @@ func (s *Sink) table(ctx context.Context, tx *sql.Tx, name string) (*targetTable
 	if err != nil {
 		return nil, err
 	}
-	t := &targetTable{name: name, pk: pk}
+	fixed, err := fixedColumns(ctx, s.db, name, pk)
+	if err != nil {
+		return nil, err
+	}
+	t := &targetTable{name: name, pk: pk, fixed: fixed}
 	s.tables[name] = t
 	return t, nil
 }
@@ -258,7 +263,7 @@ func (s *Sink) flush(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
 func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
 	t := run.table
 	stmt := func(rows [][]any) (string, []any) {
-		return upsertStatement(s.db.Dialect, t.name, run.names, t.pk, rows)
+		return upsertStatement(s.db.Dialect, t.name, run.names, t.pk, t.fixed, rows)
 	}
 	if len(run.rows) == 1 {
 		q, args := stmt(run.rows)

@@ -64,6 +64,10 @@ func ApplyRepair(ctx context.Context, target *dbx.DB, rep VerifyReport) error {
 			if err != nil {
 				return err
 			}
+			fixed, err := fixedColumns(ctx, target, t.Table, p.pk)
+			if err != nil {
+				return err
+			}
 			rows := make([][]any, len(p.upserts))
 			for i, r := range p.upserts {
 				row := make([]any, len(r))
@@ -72,7 +76,7 @@ func ApplyRepair(ctx context.Context, target *dbx.DB, rep VerifyReport) error {
 				}
 				rows[i] = row
 			}
-			if err := upsertRows(ctx, target, t.Table, p.cols, p.pk, rows); err != nil {
+			if err := upsertRows(ctx, target, t.Table, p.cols, p.pk, fixed, rows); err != nil {
 				return fmt.Errorf("repair %s: %w", t.Table, err)
 			}
 		}

@@ -23,3 +23,15 @@ func (d Dialect) currentSchema() string {
 	}
 	return "current_schema()"
 }
+
+// UniqueColumnsSQL returns the columns of table $1's unique indexes, its primary key's
+// included, in the current schema (PostgreSQL family). openGauss's ON DUPLICATE KEY
+// UPDATE may not set any of them ("INSERT ON DUPLICATE KEY UPDATE don't allow update on
+// primary key or unique key.").
+func (d Dialect) UniqueColumnsSQL() string {
+	return `SELECT DISTINCT a.attname FROM pg_index i
+		JOIN pg_class c ON c.oid = i.indrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY (i.indkey)
+		WHERE i.indisunique AND n.nspname = current_schema() AND c.relname = $1`
+}

@@ -9,6 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -113,10 +116,14 @@ func serve(ctx context.Context, ln net.Listener, o Options) error {
 }
 
 type session struct {
-	o      Options
-	client net.Conn
-	server net.Conn
-	user   string // the role it authenticated
+	o        Options
+	client   net.Conn
+	server   net.Conn
+	user     string // the role it authenticated
+	database string
+	catMu    sync.Mutex          // guards catalog and uniq
+	catalog  *dbx.DB             // PostgreSQL's socket, for uniqueColumns (nil until used)
+	uniq     map[string][]string // uniqueColumns' cache
 
 	mu      sync.Mutex // guards pending and batches
 	pending []*roleChange
@@ -133,7 +140,12 @@ func (s *session) run(ctx context.Context) error {
 		return err
 	}
 	user := params["user"]
-	s.user = user
+	s.user, s.database = user, params["database"]
+	defer func() {
+		if s.catalog != nil {
+			s.catalog.Close()
+		}
+	}()
 	if err := s.authenticate(cr, version&0xFFFF, user); err != nil {
 		return err
 	}
@@ -347,4 +359,49 @@ func readMessageMax(r *bufio.Reader, max uint32) (byte, []byte, error) {
 		return 0, nil, err
 	}
 	return head[0], body, nil
+}
+
+// uniqueColumns reads a table's unique-index columns in the session's database through
+// PostgreSQL's socket, on a connection of the session's own (opened on first use,
+// closed with the session), cached for the session.
+func (s *session) uniqueColumns(table string) ([]string, error) {
+	s.catMu.Lock()
+	defer s.catMu.Unlock()
+	if cols, ok := s.uniq[table]; ok {
+		return cols, nil
+	}
+	if s.catalog == nil {
+		dsn := fmt.Sprintf("postgres://%s@localhost/%s?host=%s&port=%s", url.PathEscape(s.o.InitialUser), url.PathEscape(s.database),
+			filepath.Dir(s.o.Socket), strings.TrimPrefix(filepath.Ext(s.o.Socket), "."))
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		db, err := dbx.Open(ctx, dsn, dbx.Options{AppName: "xckit-lab-front", MaxOpenConns: 1})
+		if err != nil {
+			return nil, err
+		}
+		s.catalog = db
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rows, err := s.catalog.QueryContext(ctx, s.catalog.Dialect.UniqueColumnsSQL(), table)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var cols []string
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		cols = append(cols, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if s.uniq == nil {
+		s.uniq = map[string][]string{}
+	}
+	s.uniq[table] = cols
+	return cols, nil
 }

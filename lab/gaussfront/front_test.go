@@ -312,3 +312,30 @@ func TestFrontRefusalInsideBatches(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// openGauss's upsert may not set a unique column: the lab refuses it as openGauss
+// does, from the table's own unique indexes.
+func TestFrontUpsertOfAUniqueColumn(t *testing.T) {
+	env := labtest.Ensure(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dsn := labtest.FreshDatabase(t, env, labtest.Gauss, labtest.DatabaseName("frontuniq", t))
+	db, err := dbx.Open(ctx, dsn, dbx.Options{MaxOpenConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, "CREATE TABLE acct (id bigint PRIMARY KEY, iban text UNIQUE, bal bigint)"); err != nil {
+		t.Fatal(err)
+	}
+	ok := `INSERT INTO acct (id, iban, bal) VALUES (1, 'x', 5) ON DUPLICATE KEY UPDATE bal = EXCLUDED.bal`
+	bad := `INSERT INTO acct (id, iban, bal) VALUES (1, 'y', 6) ON DUPLICATE KEY UPDATE bal = EXCLUDED.bal, iban = EXCLUDED.iban`
+	for _, q := range []string{ok, ok} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, bad); err == nil || !strings.Contains(err.Error(), "don't allow update on primary key or unique key") {
+		t.Errorf("setting a unique column: %v", err)
+	}
+}

@@ -58,7 +58,7 @@ func (s *session) toServer(cr *bufio.Reader) error {
 			if !ok {
 				break // malformed: PostgreSQL says so
 			}
-			out, ref := Translate(sql, s.o.Banner)
+			out, ref := Translate(sql, s.o.Banner, s.uniqueColumns)
 			if ref != nil {
 				s.o.Log.Info("gauss front: refused", "rule", ref.Rule, "sql", clip(withoutLiterals(sql)))
 				cur.injected, skipping = true, true
@@ -131,7 +131,7 @@ func refusalSequence(ref *Refusal) [][]byte {
 
 // translate is Translate for a simple query, with the refusal turned into SQL.
 func (s *session) translate(sql string) string {
-	out, ref := Translate(sql, s.o.Banner)
+	out, ref := Translate(sql, s.o.Banner, s.uniqueColumns)
 	if ref != nil {
 		s.o.Log.Info("gauss front: refused", "rule", ref.Rule, "sql", clip(withoutLiterals(sql)))
 		return raiseSQL(ref)

@@ -58,12 +58,19 @@ var renames = []struct{ column, catalog, postgres string }{
 	{"datcompatibility", "pg_database", "'PG'::name"},
 }
 
+// UniqueColumns tells the columns of a table's unique indexes (its primary key's
+// included) in the client's database.
+type UniqueColumns func(table string) ([]string, error)
+
 // Translate returns the SQL to hand to PostgreSQL for a statement a client sent to
 // the lab's gauss, or the error openGauss would give for it. banner is what version()
-// returns.
-func Translate(sql, banner string) (string, *Refusal) {
+// returns; uniq (may be nil) reads a table's unique columns.
+func Translate(sql, banner string, uniq UniqueColumns) (string, *Refusal) {
 	st := parse(sql)
 	if r := refuse(st); r != nil {
+		return "", r
+	}
+	if r := upsertOfUniqueKey(st, uniq); r != nil {
 		return "", r
 	}
 	if r := dbCompatibility(st); r != nil {
@@ -175,6 +182,58 @@ func rewrite(st *statement, k int, banner string) bool {
 		}
 	}
 	return false
+}
+
+// upsertOfUniqueKey: openGauss's ON DUPLICATE KEY UPDATE may not set a column of the
+// primary key or of a unique index (src/gausskernel/optimizer/..., "INSERT ON DUPLICATE
+// KEY UPDATE don't allow update on primary key or unique key."); PostgreSQL's ON
+// CONFLICT may, so the lab refuses it here. The SQLSTATE is the lab's choice.
+func upsertOfUniqueKey(st *statement, uniq UniqueColumns) *Refusal {
+	if uniq == nil {
+		return nil
+	}
+	for k := range st.sig {
+		if !st.seq(k, "on", "duplicate", "key", "update") || st.at(k+4).word("nothing") {
+			continue
+		}
+		table := insertTarget(st, k)
+		if table == "" {
+			return nil
+		}
+		keys, err := uniq(table)
+		if err != nil {
+			return nil // PostgreSQL will say what is wrong with the table
+		}
+		for _, c := range setTargets(st, k+4) {
+			for _, u := range keys {
+				if c == u {
+					return &Refusal{Code: "0A000", Rule: "upsert-unique-key", Message: "INSERT ON DUPLICATE KEY UPDATE don't allow update on primary key or unique key."}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// setTargets are the columns an UPDATE SET list from position k assigns (col = ...,
+// at parenthesis depth 0).
+func setTargets(st *statement, k int) []string {
+	var out []string
+	depth := 0
+	for ; k < len(st.sig); k++ {
+		t := st.at(k)
+		switch t.text {
+		case "(":
+			depth++
+		case ")":
+			depth--
+		}
+		if depth == 0 && (t.kind == tokWord || t.kind == tokQuoted) && st.at(k+1).text == "=" &&
+			(st.at(k-1).text == "," || st.at(k-1).word("update")) {
+			out = append(out, identName(t))
+		}
+	}
+	return out
 }
 
 // insertTarget is the unquoted name of the table of the INSERT before position k.

@@ -42,6 +42,8 @@ func TestTranslate(t *testing.T) {
 		{name: "server_version", sql: "SHOW server_version", want: "SELECT '9.2.4'::text AS server_version"},
 		{name: "upsert", sql: `INSERT INTO "accounts" ("id", "bal") VALUES ($1, $2) ON DUPLICATE KEY UPDATE "bal" = EXCLUDED."bal"`,
 			want: `INSERT INTO "accounts" ("id", "bal") VALUES ($1, $2) ON CONFLICT ON CONSTRAINT "accounts_pkey" DO UPDATE SET "bal" = EXCLUDED."bal"`},
+		{name: "upsert of a unique column", sql: `INSERT INTO accounts (id, iban, bal) VALUES ($1, $2, $3) ON DUPLICATE KEY UPDATE bal = EXCLUDED.bal, "iban" = EXCLUDED.iban`,
+			code: "0A000", text: "don't allow update on primary key or unique key"},
 		{name: "upsert of a qualified table", sql: `INSERT INTO s.Accounts (id) VALUES (1) ON DUPLICATE KEY UPDATE NOTHING`,
 			want: `INSERT INTO s.Accounts (id) VALUES (1) ON CONFLICT DO NOTHING`},
 		{name: "PG compatibility", sql: `CREATE DATABASE "payd" OWNER "pay" ENCODING 'UTF8' TEMPLATE template0 DBCOMPATIBILITY 'PG'`,
@@ -55,7 +57,9 @@ func TestTranslate(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, ref := Translate(c.sql, banner)
+			got, ref := Translate(c.sql, banner, func(table string) ([]string, error) {
+				return map[string][]string{"accounts": {"id", "iban"}}[table], nil
+			})
 			if c.code != "" {
 				if ref == nil || ref.Code != c.code || !strings.Contains(ref.Message, c.text) {
 					t.Fatalf("want refusal %s %q, got %v (sql %q)", c.code, c.text, ref, got)
