@@ -27,6 +27,9 @@ func MetricsHandler(s *Stats, slot string) http.Handler {
 		counter("xckit_cdc_batches_total", "Target transactions committed (each with its checkpoint).", func() float64 { return float64(s.Batches.Load()) }),
 		counter("xckit_cdc_retries_total", "Retries after a side was unreachable.", func() float64 { return float64(s.Retries.Load()) }),
 		gauge("xckit_cdc_applied_lsn", "Commit LSN of the last applied source transaction.", func() float64 { return float64(s.AppliedLSN.Load()) }),
+		gauge("xckit_cdc_source_lsn", "The source's write position at the pipeline's last read.", func() float64 { return float64(s.SourceLSN.Load()) }),
+		gauge("xckit_cdc_lag_bytes", "WAL bytes between the source's position at the last read and the last applied commit (an upper bound: it includes WAL of other databases and of nothing to replicate).",
+			func() float64 { return float64(max(int64(s.SourceLSN.Load())-int64(s.AppliedLSN.Load()), 0)) }),
 		gauge("xckit_cdc_last_commit_seconds", "Source commit time of the last applied transaction (Unix seconds; 0 before the first).",
 			func() float64 { return float64(s.LastCommitUnixNano.Load()) / 1e9 }),
 	)

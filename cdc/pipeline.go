@@ -51,6 +51,7 @@ type Applier interface {
 type Stats struct {
 	Txns, Rows, Batches atomic.Int64
 	AppliedLSN          atomic.Uint64
+	SourceLSN           atomic.Uint64 // the source's write position at the last read
 	LastCommitUnixNano  atomic.Int64
 	Retries             atomic.Int64
 }
@@ -128,6 +129,7 @@ func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err erro
 		if before, err = p.Reader.CurrentLSN(c); err != nil {
 			return err
 		}
+		p.Stats.SourceLSN.Store(uint64(before))
 		txns, err = p.Reader.Next(c)
 		return err
 	})

@@ -39,7 +39,8 @@ func TestRPMInstallsIntoScratchRoot(t *testing.T) {
 	}
 	list, err := exec.Command(rpmBin, "-qpl", pkgs[0]).Output()
 	if err != nil || !strings.Contains(string(list), "/usr/bin/xckit") || !strings.Contains(string(list), "/usr/share/xckit/profiles/lab.yaml") ||
-		!strings.Contains(string(list), "/usr/share/xckit/ansible/check.yml") || !strings.Contains(string(list), "/usr/share/xckit/ansible/roles/xckit/tasks/main.yml") {
+		!strings.Contains(string(list), "/usr/share/xckit/ansible/check.yml") || !strings.Contains(string(list), "/usr/share/xckit/ansible/roles/xckit/tasks/main.yml") ||
+		!strings.Contains(string(list), "/usr/share/xckit/prometheus/xckit-cdc.rules.yml") {
 		t.Errorf("rpm -qpl: %v %s", err, list)
 	}
 	want := map[string]string{"amd64": "x86_64", "arm64": "aarch64"}[runtime.GOARCH]

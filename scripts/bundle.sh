@@ -17,6 +17,7 @@ cp docs/*.md "$root/docs/"
 cp scripts/signed-curl.sh "$root/scripts/"
 # The playbooks as an engineer runs them on site (the Go files are the repository's tests).
 (cd ansible && find . -type f ! -name '*.go' | while read -r f; do mkdir -p "$root/ansible/$(dirname "$f")"; cp "$f" "$root/ansible/$f"; done)
+mkdir -p "$root/prometheus" && cp packaging/prometheus/*.yml "$root/prometheus/"
 cp packaging/install.sh "$root/install.sh"
 go run ./cmd/xckit install unit --prefix /opt/xckit --user payd > "$root/payd.service"
 printf 'version=%s\narch=%s\ncommit=%s\nbuild_date=%s\n' "$VERSION" "$arch" "$COMMIT" "$DATE" > "$root/BUNDLE"
