@@ -207,7 +207,7 @@ func fixedColumns(ctx context.Context, db *dbx.DB, table string, pk []string) ([
 	if db.Dialect.Engine != dbx.OpenGauss {
 		return pk, nil
 	}
-	uniq, err := column(ctx, db, db.Dialect.UniqueColumnsSQL(), table)
+	uniq, err := db.Strings(ctx, db.Dialect.UniqueColumnsSQL(), table)
 	if err != nil {
 		return nil, fmt.Errorf("the unique columns of %s: %w", table, err)
 	}
@@ -218,24 +218,6 @@ func fixedColumns(ctx context.Context, db *dbx.DB, table string, pk []string) ([
 		}
 	}
 	return out, nil
-}
-
-// column reads a query's one text column.
-func column(ctx context.Context, db *dbx.DB, q string, args ...any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
 }
 
 // upsertStatement builds one multi-row INSERT that updates rows whose key exists, in

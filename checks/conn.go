@@ -62,22 +62,3 @@ func dbCheck(id, title string, f func(ctx context.Context, t *Target, db *dbx.DB
 func legacyCheck(id, title string, f func(ctx context.Context, t *Target, db *dbx.DB) Result) Check {
 	return legacySide.check(id, title, f)
 }
-
-// column reads a query's one text column; a row that cannot be read is an error, not
-// a row left out.
-func column(ctx context.Context, db *dbx.DB, q string, args ...any) ([]string, error) {
-	rows, err := db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
-}

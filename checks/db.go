@@ -281,7 +281,7 @@ func checkDbConnections(p *profiles.Profile) func(ctx context.Context, t *Target
 // checkDbPrimaryKeys is db.primary_keys: every table has a primary key.
 func checkDbPrimaryKeys(p *profiles.Profile) func(ctx context.Context, t *Target, db *dbx.DB) Result {
 	return func(ctx context.Context, t *Target, db *dbx.DB) Result {
-		bad, err := column(ctx, db, `SELECT t.table_name FROM information_schema.tables t
+		bad, err := db.Strings(ctx, `SELECT t.table_name FROM information_schema.tables t
 			WHERE t.table_schema = current_schema() AND t.table_type = 'BASE TABLE'
 			AND NOT EXISTS (SELECT 1 FROM information_schema.table_constraints c WHERE c.table_schema = t.table_schema AND c.table_name = t.table_name AND c.constraint_type = 'PRIMARY KEY')
 			ORDER BY 1`)

@@ -124,7 +124,7 @@ func checkLegacyBinlog(p *profiles.Profile) func(ctx context.Context, t *Target,
 // checkLegacyPrivileges is legacy.privileges: the applier may write the tables.
 func checkLegacyPrivileges(p *profiles.Profile) func(ctx context.Context, t *Target, db *dbx.DB) Result {
 	return func(ctx context.Context, t *Target, db *dbx.DB) Result {
-		grants, err := column(ctx, db, "SHOW GRANTS")
+		grants, err := db.Strings(ctx, "SHOW GRANTS")
 		if err != nil {
 			return couldNot("INSERT, UPDATE, DELETE", err, "")
 		}

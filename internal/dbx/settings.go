@@ -84,3 +84,22 @@ func RequirePGMode(mode, database, side string) error {
 	}
 	return fmt.Errorf("%s: database %s is in openGauss compatibility mode %s: xckit copies and compares rows as PG mode stores them ('' is NULL in A mode, VARCHAR(n) counts bytes); the platform's database must be created with DBCOMPATIBILITY 'PG' (xckit install does)", side, database, strings.ToUpper(mode))
 }
+
+// Strings runs a query of one text column and returns its values; a row that cannot be
+// read is an error, never a value left out.
+func (db *DB) Strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -383,20 +383,8 @@ func (s *session) uniqueColumns(table string) ([]string, error) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rows, err := s.catalog.QueryContext(ctx, s.catalog.Dialect.UniqueColumnsSQL(), table)
+	cols, err := s.catalog.Strings(ctx, s.catalog.Dialect.UniqueColumnsSQL(), table)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var cols []string
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		cols = append(cols, c)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if s.uniq == nil {
