@@ -37,6 +37,9 @@ type InitResult struct {
 // writes to the source (during cutover, before the new system's first write): every
 // change after the slot's start is then replicated. Running it again changes nothing.
 func Init(ctx context.Context, o InitOptions) (InitResult, error) {
+	if o.Source.Dialect.Family() == dbx.FamilyMySQL {
+		return initForward(ctx, o)
+	}
 	res := InitResult{Slot: o.Slot, Plugin: o.Plugin}
 	if res.Plugin == "" {
 		res.Plugin = o.Source.Dialect.DefaultDecodingPlugin()
@@ -110,7 +113,7 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 			return res, err
 		}
 		defer tx.Rollback()
-		if err := sink.writeCheckpoint(ctx, tx, start, time.Time{}); err != nil {
+		if err := sink.writeCheckpoint(ctx, tx, start, time.Time{}, ""); err != nil {
 			return res, err
 		}
 		if err := tx.Commit(); err != nil {
@@ -190,7 +193,9 @@ func SlotInfo(ctx context.Context, db *dbx.DB, slot string) (Slot, bool, error) 
 
 // Drop removes the slot from the source and its checkpoint from the target.
 func Drop(ctx context.Context, source, target *dbx.DB, slot string) error {
-	if _, ok, err := SlotInfo(ctx, source, slot); err != nil {
+	if IsForward(source) {
+		// Nothing of a forward stream lives on the source.
+	} else if _, ok, err := SlotInfo(ctx, source, slot); err != nil {
 		return err
 	} else if ok {
 		if _, err := source.ExecContext(ctx, source.Dialect.DropSlotSQL(), slot); err != nil {
@@ -220,11 +225,17 @@ type Status struct {
 	RetainedBytes int64     `json:"retained_wal_bytes"`
 	LastCommit    time.Time `json:"last_applied_commit,omitzero"`
 	AppliedAt     time.Time `json:"applied_at,omitzero"`
+	// CatchUpLSN: after an online copy, the target is consistent once the stream has
+	// applied past this position (forward CDC); empty once it has.
+	CatchUpLSN string `json:"catch_up_to,omitempty"`
 }
 
 // GetStatus reads both sides. It never reads the slot itself, so it can run beside
 // `cdc run` (a slot serves one session at a time).
 func GetStatus(ctx context.Context, source, target *dbx.DB, slot string) (Status, error) {
+	if IsForward(source) {
+		return forwardStatus(ctx, source, target, slot)
+	}
 	st := Status{Slot: slot}
 	info, ok, err := SlotInfo(ctx, source, slot)
 	if err != nil {

@@ -34,17 +34,6 @@ func (e *SetupError) Unwrap() error { return e.Err }
 // slot's plugin, takes the target's lock on the slot (one run per slot), writes its pid
 // file, serves its metrics, and runs the pipeline (see Pipeline.Run).
 func Run(ctx context.Context, o RunOptions) error {
-	info, ok, err := SlotInfo(ctx, o.Source, o.Slot)
-	if err != nil {
-		return &SetupError{err}
-	}
-	if !ok {
-		return &SetupError{fmt.Errorf("the source has no slot %s: run xckit cdc init first", o.Slot)}
-	}
-	dec, err := DecoderFor(info.Plugin)
-	if err != nil {
-		return &SetupError{err}
-	}
 	release, err := LockSlot(ctx, o.Target, o.Slot)
 	if err != nil {
 		return &SetupError{err}
@@ -66,11 +55,47 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		defer stop()
 	}
-	p := &Pipeline{Reader: NewSQLReader(o.Source, o.Slot, dec, o.Batch), Sink: NewSink(o.Target, o.Slot), Tables: o.Tables, Log: o.Log, Stats: o.Stats}
+	reader, err := o.source(ctx)
+	if err != nil {
+		return &SetupError{err}
+	}
+	if c, ok := reader.(interface{ Close() }); ok {
+		defer c.Close()
+	}
+	p := &Pipeline{Reader: reader, Sink: NewSink(o.Target, o.Slot), Tables: o.Tables, Log: o.Log, Stats: o.Stats}
 	if err := p.Run(ctx); err != nil {
 		return fmt.Errorf("cdc run stopped: %w", err)
 	}
 	return nil
+}
+
+// source is the run's reader: the binary log (forward) or the slot (reverse).
+func (o RunOptions) source(ctx context.Context) (Source, error) {
+	if IsForward(o.Source) {
+		if err := CheckBinlog(ctx, o.Source); err != nil {
+			return nil, err
+		}
+		cp, ok, err := NewSink(o.Target, o.Slot).Checkpoint(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("the target has no checkpoint for forward stream %s: run xckit cdc init or xckit cdc copy --online first", o.Slot)
+		}
+		return NewBinlogSource(ctx, o.Source, BinlogSourceOptions{From: cp.LSN, Tables: o.Tables, Batch: o.Batch, ServerID: ServerIDFor(o.Slot), Log: o.Log})
+	}
+	info, ok, err := SlotInfo(ctx, o.Source, o.Slot)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("the source has no slot %s: run xckit cdc init first", o.Slot)
+	}
+	dec, err := DecoderFor(info.Plugin)
+	if err != nil {
+		return nil, err
+	}
+	return NewSQLReader(o.Source, o.Slot, dec, o.Batch), nil
 }
 
 // Judge lists what is wrong with a status against the profile's limits (none:

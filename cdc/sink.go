@@ -28,6 +28,14 @@ type Checkpoint struct {
 	// (the pipeline found nothing more to read after reading it), as of SeenAt.
 	SeenLSN LSN
 	SeenAt  time.Time
+	// SourceTxn names the last applied source transaction (its xid on openGauss, its
+	// GTID on MariaDB/MySQL).
+	SourceTxn string
+	// CatchUpLSN: set by an online copy (forward CDC), the source position once
+	// applied past which the target is consistent. Until then the copy's rows and the
+	// binary log's older changes meet, so a delete may find no row and foreign keys
+	// may point ahead: both are expected there, and only there.
+	CatchUpLSN LSN
 }
 
 // Sink applies source transactions to the target database (MySQL/MariaDB, or the
@@ -36,7 +44,8 @@ type Sink struct {
 	db     *dbx.DB
 	slot   string
 	tables map[string]*targetTable // by target table name
-	strict bool
+	// catchUp is the checkpoint's CatchUpLSN as last read.
+	catchUp LSN
 }
 
 type targetTable struct {
@@ -65,7 +74,7 @@ func (s *Sink) EnsureCheckpointTable(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for col, typ := range map[string]string{"seen_lsn": "VARCHAR(32) NULL", "seen_at": ts} {
+	for col, typ := range map[string]string{"seen_lsn": "VARCHAR(32) NULL", "seen_at": ts, "source_txn": "VARCHAR(128) NULL", "catchup_lsn": "VARCHAR(32) NULL"} {
 		if _, ok := have[col]; !ok {
 			if _, err := s.db.ExecContext(ctx, fmt.Sprintf("ALTER TABLE %s ADD COLUMN %s %s", CheckpointTable, col, typ)); err != nil {
 				return fmt.Errorf("upgrade %s on the target: %w", CheckpointTable, err)
@@ -92,10 +101,10 @@ func (s *Sink) MarkSeen(ctx context.Context, lsn LSN) error {
 func (s *Sink) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 	var cp Checkpoint
 	var lsn string
-	var seen sql.NullString
+	var seen, txn, catchUp sql.NullString
 	var ct, at, st sql.NullTime
-	q := fmt.Sprintf("SELECT slot, lsn, commit_time, applied_at, seen_lsn, seen_at FROM %s WHERE slot = %s", CheckpointTable, s.db.Dialect.Placeholder(1))
-	err := s.db.QueryRowContext(ctx, q, s.slot).Scan(&cp.Slot, &lsn, &ct, &at, &seen, &st)
+	q := fmt.Sprintf("SELECT slot, lsn, commit_time, applied_at, seen_lsn, seen_at, source_txn, catchup_lsn FROM %s WHERE slot = %s", CheckpointTable, s.db.Dialect.Placeholder(1))
+	err := s.db.QueryRowContext(ctx, q, s.slot).Scan(&cp.Slot, &lsn, &ct, &at, &seen, &st, &txn, &catchUp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return cp, false, nil
 	}
@@ -114,6 +123,13 @@ func (s *Sink) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 			return cp, false, fmt.Errorf("checkpoint of slot %s: %w", s.slot, err)
 		}
 	}
+	cp.SourceTxn = txn.String
+	if catchUp.Valid && catchUp.String != "" {
+		if cp.CatchUpLSN, err = ParseLSN(catchUp.String); err != nil {
+			return cp, false, fmt.Errorf("checkpoint of slot %s: %w", s.slot, err)
+		}
+	}
+	s.catchUp = cp.CatchUpLSN
 	return cp, true, nil
 }
 
@@ -124,21 +140,27 @@ func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err e
 		return 0, fmt.Errorf("target: begin: %w", err)
 	}
 	defer tx.Rollback()
-	var last time.Time
+	var last Txn
 	run := &upsertRun{}
+	if len(txns) > 0 && txns[0].CommitLSN <= s.catchUp {
+		if err := s.relaxForeignKeys(ctx, tx); err != nil {
+			return 0, err
+		}
+	}
 	for _, t := range txns {
+		run.lenient = t.CommitLSN <= s.catchUp
 		for _, c := range t.Changes {
 			if err := s.applyChange(ctx, tx, t, c, run); err != nil {
 				return 0, err
 			}
 			rows++
 		}
-		last = t.CommitTime
+		last = t
 	}
 	if err := s.flush(ctx, tx, run); err != nil {
 		return 0, err
 	}
-	if err := s.writeCheckpoint(ctx, tx, upTo, last); err != nil {
+	if err := s.writeCheckpoint(ctx, tx, upTo, last.CommitTime, last.XID); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -147,15 +169,32 @@ func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err e
 	return rows, nil
 }
 
-func (s *Sink) writeCheckpoint(ctx context.Context, tx *sql.Tx, upTo LSN, commitTime time.Time) error {
+// relaxForeignKeys lets a catch-up transaction write a child row whose parent the
+// binary log brings later (PostgreSQL family: session_replication_role = replica,
+// for this transaction only; it needs a SYSADMIN on openGauss).
+func (s *Sink) relaxForeignKeys(ctx context.Context, tx *sql.Tx) error {
+	if s.db.Dialect.Family() == dbx.FamilyMySQL {
+		return errors.New("an online copy's catch-up is made for an openGauss target, not MySQL")
+	}
+	if _, err := tx.ExecContext(ctx, "SET LOCAL session_replication_role = replica"); err != nil {
+		return fmt.Errorf("target: the catch-up after an online copy writes rows before their foreign keys' parents and needs "+
+			"session_replication_role (a SYSADMIN on openGauss): give the CDC's target user SYSADMIN until the catch-up is over: %w", err)
+	}
+	return nil
+}
+
+func (s *Sink) writeCheckpoint(ctx context.Context, tx *sql.Tx, upTo LSN, commitTime time.Time, xid string) error {
 	d := s.db.Dialect
-	var ct any
+	var ct, txn any
 	if !commitTime.IsZero() {
 		ct = commitTime.UTC()
 	}
-	q := fmt.Sprintf("INSERT INTO %s (slot, lsn, lsn_num, commit_time, applied_at) VALUES (%s) %s", CheckpointTable,
-		d.Placeholders(1, 5), d.UpsertClause([]string{"slot"}, []string{"lsn", "lsn_num", "commit_time", "applied_at"}))
-	if _, err := tx.ExecContext(ctx, q, s.slot, upTo.String(), int64(upTo), ct, time.Now().UTC()); err != nil {
+	if xid != "" {
+		txn = xid
+	}
+	q := fmt.Sprintf("INSERT INTO %s (slot, lsn, lsn_num, commit_time, applied_at, source_txn) VALUES (%s) %s", CheckpointTable,
+		d.Placeholders(1, 6), d.UpsertClause([]string{"slot"}, []string{"lsn", "lsn_num", "commit_time", "applied_at", "source_txn"}))
+	if _, err := tx.ExecContext(ctx, q, s.slot, upTo.String(), int64(upTo), ct, time.Now().UTC(), txn); err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", upTo, err)
 	}
 	return nil
@@ -190,6 +229,9 @@ type upsertRun struct {
 	rows   [][]any
 	first  []Column // first row, to name its key in errors
 	keys   map[string]bool
+	// lenient: the transaction is before the catch-up point of an online copy, where
+	// a delete may find its row not copied yet.
+	lenient bool
 }
 
 const maxRunRows = 500
@@ -227,6 +269,16 @@ func (s *Sink) applyRow(ctx context.Context, tx *sql.Tx, t *targetTable, c Chang
 			}
 			names[i], vals[i] = col.Name, v
 		}
+		if c.Kind == Update && len(t.fixed) > len(t.pk) {
+			// openGauss's upsert may not set a unique column: an update of a table
+			// with one is an UPDATE by key (an upsert only when the row is missing).
+			if err := s.flush(ctx, tx, run); err != nil {
+				return err
+			}
+			if done, err := s.updateRow(ctx, tx, t, names, vals); err != nil || done {
+				return err
+			}
+		}
 		sig := strings.Join(names, "\x00")
 		key := keyDesc(t.pk, c.Columns)
 		if run.table != t || run.cols != sig || run.keys[key] || len(run.rows) >= maxRunRows {
@@ -242,9 +294,39 @@ func (s *Sink) applyRow(ctx context.Context, tx *sql.Tx, t *targetTable, c Chang
 		if err := s.flush(ctx, tx, run); err != nil {
 			return err
 		}
-		return s.deleteKey(ctx, tx, t, c.Key, true)
+		return s.deleteKey(ctx, tx, t, c.Key, !run.lenient)
 	}
 	return fmt.Errorf("unexpected change kind %s", c.Kind)
+}
+
+// updateRow updates the row with the key in vals, every other column set; done is
+// false when there is no such row.
+func (s *Sink) updateRow(ctx context.Context, tx *sql.Tx, t *targetTable, names []string, vals []any) (bool, error) {
+	d := s.db.Dialect
+	var sets, conds []string
+	var args, keyArgs []any
+	for i, n := range names {
+		if contains(t.pk, n) {
+			keyArgs = append(keyArgs, vals[i])
+			conds = append(conds, d.QuoteIdent(n))
+			continue
+		}
+		args = append(args, vals[i])
+		sets = append(sets, fmt.Sprintf("%s = %s", d.QuoteIdent(n), d.Placeholder(len(args))))
+	}
+	if len(sets) == 0 || len(conds) != len(t.pk) {
+		return false, nil
+	}
+	for i, c := range conds {
+		args = append(args, keyArgs[i])
+		conds[i] = fmt.Sprintf("%s = %s", c, d.Placeholder(len(args)))
+	}
+	res, err := tx.ExecContext(ctx, fmt.Sprintf("UPDATE %s SET %s WHERE %s", d.QuoteIdent(t.name), strings.Join(sets, ", "), strings.Join(conds, " AND ")), args...)
+	if err != nil {
+		return false, withKey(err, t.pk, rowColumns(names, vals))
+	}
+	n, _ := res.RowsAffected()
+	return n > 0, nil
 }
 
 // flush writes the gathered upserts. When the multi-row statement fails, the rows are

@@ -11,15 +11,16 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/internal/dbx"
 )
 
 func cdcFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "read settings from a YAML `FILE` (source, target, slot, tables, plugin, batch, metrics_addr); flags win"},
-		&cli.StringFlag{Name: "source", Usage: "openGauss (new side) `DSN`", EnvVars: []string{"XCKIT_CDC_SOURCE"}},
-		&cli.StringFlag{Name: "target", Usage: "legacy database `DSN`", EnvVars: []string{"XCKIT_CDC_TARGET"}},
-		&cli.StringFlag{Name: "slot", Value: "xckit_cdc", Usage: "replication slot `NAME`"},
+		&cli.StringFlag{Name: "source", Usage: "`DSN` read from: openGauss (reverse CDC), or the legacy MySQL/MariaDB (forward CDC, its binary log)", EnvVars: []string{"XCKIT_CDC_SOURCE"}},
+		&cli.StringFlag{Name: "target", Usage: "`DSN` written to: the legacy database (reverse), or openGauss (forward)", EnvVars: []string{"XCKIT_CDC_TARGET"}},
+		&cli.StringFlag{Name: "slot", Value: "xckit_cdc", Usage: "replication slot `NAME` (forward: the stream's name on the target, default " + cdc.ForwardSlot + ")"},
 		&cli.StringFlag{Name: "tables", Usage: "comma-separated table patterns (default: all but xckit's own)"},
 	}
 }
@@ -97,9 +98,12 @@ func openSides(c *cli.Context, needTarget bool) (*dbx.DB, *dbx.DB, error) {
 	if err != nil {
 		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("source: %w", err)}
 	}
-	if src.Dialect.Family() != dbx.FamilyPostgres {
-		src.Close()
-		return nil, nil, usage("--source must be openGauss or PostgreSQL (got %s)", src.Dialect.Name())
+	if cdc.IsForward(src) && !c.IsSet("slot") && hasFlag(c, "slot") {
+		// Forward CDC (the legacy binary log into openGauss) has its own stream name.
+		if err := c.Set("slot", cdc.ForwardSlot); err != nil {
+			src.Close()
+			return nil, nil, err
+		}
 	}
 	if c.String("target") == "" {
 		return src, nil, nil
@@ -108,6 +112,12 @@ func openSides(c *cli.Context, needTarget bool) (*dbx.DB, *dbx.DB, error) {
 	if err != nil {
 		src.Close()
 		return nil, nil, &exitError{code: exitUsage, err: fmt.Errorf("target: %w", err)}
+	}
+	if cdc.IsForward(src) == cdc.IsForward(dst) || (cdc.IsForward(src) && dst.Dialect.Family() != dbx.FamilyPostgres) {
+		src.Close()
+		dst.Close()
+		return nil, nil, usage("--source %s and --target %s: CDC runs from openGauss (or PostgreSQL) into MySQL/MariaDB (reverse), "+
+			"or from MySQL/MariaDB into openGauss (forward)", src.Dialect.Name(), dst.Dialect.Name())
 	}
 	return src, dst, nil
 }

@@ -109,10 +109,10 @@ func cdcWait(c *cli.Context) error {
 	defer dst.Close()
 	var lsn cdc.LSN
 	if s := c.String("lsn"); s != "" {
-		if lsn, err = cdc.ParseLSN(s); err != nil {
+		if lsn, err = cdc.ParsePosition(s); err != nil {
 			return usage("--lsn: %v", err)
 		}
-	} else if lsn, err = cdc.CurrentLSN(c.Context, src); err != nil {
+	} else if lsn, err = cdc.SourcePosition(c.Context, src); err != nil {
 		return &exitError{code: exitUsage, err: err}
 	}
 	start := time.Now()
@@ -120,8 +120,9 @@ func cdcWait(c *cli.Context) error {
 		return failed("%w", err)
 	}
 	waited := time.Since(start).Round(time.Millisecond)
-	return emit(c, map[string]any{"applied_before": lsn.String(), "waited_seconds": waited.Seconds()}, func(w io.Writer) error {
-		_, err := fmt.Fprintf(w, "applied everything before %s (waited %s)\n", lsn, waited)
+	pos := cdc.DescribePosition(c.Context, src, lsn)
+	return emit(c, map[string]any{"applied_before": pos, "waited_seconds": waited.Seconds()}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "applied everything before %s (waited %s)\n", pos, waited)
 		return err
 	})
 }

@@ -198,9 +198,12 @@ func IsTransient(err error) bool {
 		return false
 	}
 	var ne net.Error
+	var lost *binlogLost
 	var pgErr *pgconn.PgError
 	var myErr *mysql.MySQLError
 	switch {
+	case errors.As(err, &lost):
+		return lost.transient()
 	case errors.Is(err, driver.ErrBadConn), errors.Is(err, mysql.ErrInvalidConn), errors.Is(err, syscall.ECONNREFUSED),
 		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE), errors.As(err, &ne):
 		return true

@@ -15,7 +15,7 @@ const module = "github.com/xckit/xckit/"
 
 // What the words of a rule stand for, beside package paths.
 var (
-	drivers   = []string{"github.com/jackc/pgx/", "github.com/go-sql-driver/mysql"}
+	drivers   = []string{"github.com/jackc/pgx/", "github.com/go-sql-driver/mysql", "github.com/go-mysql-org/go-mysql/"}
 	nicknames = map[string]string{"gopsutil": "github.com/shirou/gopsutil/"}
 	ruleText  = regexp.MustCompile(`It (?:may import|imports)(?: only)? (.+?)\.(?:\s|$)`)
 	inParens  = regexp.MustCompile(`\s*\([^)]*\)`)
