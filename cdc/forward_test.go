@@ -58,7 +58,7 @@ var forwardChanges = []string{
 	"INSERT INTO tricky (id) VALUES (2)",
 	"INSERT INTO tricky (id, vc, t, d) VALUES (3, '', 'null', -0.01), (4, 'four', '', 0), (5, 'five', NULL, 1)",
 	"UPDATE tricky SET t = 'updated ''again''', d = 0.5 WHERE id = 4",
-	"UPDATE tricky SET id = 6 WHERE id = 3",   // the key moves
+	"UPDATE tricky SET id = 6 WHERE id = 3",      // the key moves
 	"UPDATE tricky SET vc = 'cinq' WHERE id = 5", // a unique column changes
 	"DELETE FROM tricky WHERE id = 2",
 	"START TRANSACTION",
