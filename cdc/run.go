@@ -82,6 +82,11 @@ func (o RunOptions) source(ctx context.Context) (Source, error) {
 		if !ok {
 			return nil, fmt.Errorf("the target has no checkpoint for forward stream %s: run xckit cdc init or xckit cdc copy --online first", o.Slot)
 		}
+		if left, err := UnfinishedCopy(ctx, o.Target, o.Slot); err != nil {
+			return nil, err
+		} else if left != "" {
+			return nil, fmt.Errorf("the online copy of stream %s has not finished (tables %s): run xckit cdc copy --online again to finish it, then cdc run", o.Slot, left)
+		}
 		return NewBinlogSource(ctx, o.Source, BinlogSourceOptions{From: cp.LSN, Tables: o.Tables, Batch: o.Batch, ServerID: ServerIDFor(o.Slot), Log: o.Log})
 	}
 	info, ok, err := SlotInfo(ctx, o.Source, o.Slot)

@@ -76,3 +76,15 @@ func (p *Pipe) QueryRow(ctx context.Context, query string, args []any, dest ...a
 // Rollback ends whatever transaction the connection is in; a failed rollback leaves
 // the connection broken, and database/sql then discards it.
 func (p *Pipe) Rollback(ctx context.Context) { p.c.Exec(ctx, "ROLLBACK") }
+
+// Copy loads rows into table's columns with COPY FROM STDIN (binary), on the pipe's
+// connection and inside whatever transaction it is in; it returns the rows copied.
+func (p *Pipe) Copy(ctx context.Context, table string, cols []string, rows [][]any) (int64, error) {
+	return p.c.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows))
+}
+
+// Exec runs one statement on the pipe's connection.
+func (p *Pipe) Exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := p.c.Exec(ctx, query, args...)
+	return tag.RowsAffected(), err
+}
