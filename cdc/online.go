@@ -46,6 +46,7 @@ type OnlineCopyOptions struct {
 type TableProgress struct {
 	Table    string
 	Rows     int64 // copied so far (a resumed copy counts the earlier runs too)
+	Before   int64 // of those, copied by earlier (interrupted) runs
 	Estimate int64 // the source's estimate of the table's rows
 	Started  time.Time
 	Done     bool

@@ -49,7 +49,7 @@ func (o *OnlineCopyOptions) copyTable(ctx context.Context, t *tableCopy, lim *li
 	if err != nil {
 		return err
 	}
-	pr := TableProgress{Table: t.table, Rows: t.rows, Estimate: estimateRows(ctx, o.From, t.table), Started: time.Now()}
+	pr := TableProgress{Table: t.table, Rows: t.rows, Before: t.rows, Estimate: estimateRows(ctx, o.From, t.table), Started: time.Now()}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	chunks := make(chan chunk, 2)

@@ -2,12 +2,15 @@ package cutover
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/installer"
+	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/platform"
 )
 
@@ -34,6 +37,13 @@ func Cutover(ctx context.Context, opts Options) (Report, error) {
 			do:   func(ctx context.Context, o *op) (string, error) { return fence(ctx, o, false) },
 			undo: func(ctx context.Context, o *op) error { _, err := fence(ctx, o, true); return err }},
 		{name: "copy", plan: "copy the legacy data into openGauss and verify equal (only the kit's test rows may be removed)", do: copyLegacy},
+	}
+	if opts.Site.CDC.Forward {
+		// The data is on openGauss already (online copy, forward CDC): the window
+		// fences legacy, drains the forward stream and checks.
+		steps = append(steps[:len(steps)-1], forwardSteps(opts)...)
+	}
+	steps = append(steps, []step{
 		{name: "cdc-init", plan: "create the CDC slot on openGauss before its first write (a previous slot is replaced)", do: cdcInit},
 		{name: "start-cdc", plan: "start xckit cdc run in the background", do: func(ctx context.Context, o *op) (string, error) { return startCDC(ctx, o) },
 			undo: func(ctx context.Context, o *op) error { _, err := stopCDC(ctx, o); return err }},
@@ -42,7 +52,7 @@ func Cutover(ctx context.Context, opts Options) (Report, error) {
 		{name: "route-new", plan: "route the balancer to the new system",
 			do: func(ctx context.Context, o *op) (string, error) { return route(ctx, o, SideNew) }},
 		{name: "smoke", plan: "a signed debit and credit through the balancer", do: smoke},
-	}
+	}...)
 	rep, err := execute(ctx, opts, runbook{routeStep: "route-new", kind: "cutover", other: "rollback", steps: steps, admit: admitCutover})
 	if err == nil && rep.Verdict == "ok" {
 		fmt.Fprintf(opts.Out, "cutover complete: clients waited %.1fs (drain to route); the new system takes traffic, CDC keeps legacy in step\n", rep.RTOSeconds)
@@ -61,7 +71,118 @@ func cutoverGates(ctx context.Context, o *op) (string, error) {
 	if _, err := o.db(ctx, o.Site.New.AdminDB, "new side admin"); err != nil {
 		return "", err
 	}
-	return acc + "; legacy ready, new side reachable", nil
+	if !o.Site.CDC.Forward {
+		return acc + "; legacy ready, new side reachable", nil
+	}
+	fwd, err := forwardGate(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	return acc + "; legacy ready, new side reachable; " + fwd, nil
+}
+
+// forwardSteps replace the copy when forward CDC keeps openGauss in step.
+func forwardSteps(opts Options) []step {
+	budget := opts.Site.CDC.Budget.D()
+	if budget <= 0 {
+		budget = opts.Profile.Rollback.DrainTimeout.D()
+	}
+	if budget <= 0 {
+		budget = 30 * time.Second
+	}
+	return []step{
+		{name: "fence-legacy", plan: "revoke the legacy application user's writes, end its sessions, prove a write is refused",
+			do:   func(ctx context.Context, o *op) (string, error) { return fenceLegacy(ctx, o, true) },
+			undo: func(ctx context.Context, o *op) error { _, err := fenceLegacy(ctx, o, false); return err }},
+		{name: "fence-binlog", plan: "read the legacy binary-log position after the fence (and the forward lag there)", do: legacyFencePos},
+		{name: "wait-forward", plan: fmt.Sprintf("wait (up to %s) until forward CDC has applied everything before the fence", budget),
+			do: func(ctx context.Context, o *op) (string, error) { return waitForward(ctx, o, budget) }},
+		{name: "verify", plan: windowVerifyPlan(opts.Site), do: windowVerify},
+		{name: "stop-forward", plan: "stop forward cdc run (openGauss becomes the live side)",
+			do: func(ctx context.Context, o *op) (string, error) { return stopStream(ctx, o, forwardStream(o.Site)) },
+			undo: func(ctx context.Context, o *op) error {
+				_, err := startStream(ctx, o, forwardStream(o.Site))
+				return err
+			}},
+	}
+}
+
+func windowVerifyPlan(s *Site) string {
+	if s.CDC.VerifySince <= 0 {
+		return "compare every row of the platform's tables on both sides"
+	}
+	return fmt.Sprintf("compare every table's row count and the rows changed in the last %s on both sides", s.CDC.VerifySince)
+}
+
+// windowVerify checks the sides inside the window: every row, or (verify_since) the
+// row counts and the rows changed lately, which is what forward CDC has just moved.
+// Rows only openGauss has that are the kit's test traffic are removed, as the copy does.
+func windowVerify(ctx context.Context, o *op) (string, error) {
+	legacy, err := o.db(ctx, o.Site.Legacy.DB, "legacy database")
+	if err != nil {
+		return "", err
+	}
+	app, err := o.db(ctx, o.Site.New.AppAdminDB(), "new side admin")
+	if err != nil {
+		return "", err
+	}
+	vopts := cdc.VerifyOptions{Source: legacy, Target: app, Tables: o.Site.CDC.Tables, Parallel: 2, Repair: true,
+		Disposable: func(_ string, cols, row []string) bool { return platform.IsTestTraffic(cols, row) }}
+	what := "every row"
+	if since := o.Site.CDC.VerifySince.D(); since > 0 {
+		vopts.Since = time.Now().Add(-since)
+		what = "rows changed in the last " + since.String()
+	}
+	vr, err := cdc.Verify(ctx, vopts)
+	if err != nil {
+		return "", err
+	}
+	if err := protectedRows(vr); err != nil {
+		return "", err
+	}
+	counts := ""
+	if !vopts.Since.IsZero() {
+		if counts, err = compareCounts(ctx, legacy, app, vr); err != nil {
+			return "", err
+		}
+	}
+	if !vr.Equal() {
+		o.changed()
+		if vr, err = cdc.RepairAndVerify(ctx, vopts, vr); err != nil {
+			return "", err
+		}
+		if !vr.Equal() {
+			return "", fmt.Errorf("after forward CDC the sides differ: %+v", vr.Tables)
+		}
+	}
+	return fmt.Sprintf("equal: %s (%d rows compared)%s", what, vr.Rows, counts), nil
+}
+
+// compareCounts compares every table's row count on both sides (counted at once).
+func compareCounts(ctx context.Context, legacy, app *dbx.DB, vr cdc.VerifyReport) (string, error) {
+	var total int64
+	for _, t := range vr.Tables {
+		var counts [2]int64
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i, db := range []*dbx.DB{legacy, app} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+db.Dialect.QuoteIdent(t.Table)).Scan(&counts[i])
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs[:]...); err != nil {
+			return "", fmt.Errorf("count %s: %w", t.Table, err)
+		}
+		if counts[0] != counts[1] {
+			return "", fmt.Errorf("table %s has %d rows on legacy but %d on openGauss: forward CDC missed or doubled rows older than the verify period; "+
+				"run xckit verify (every row) to find them", t.Table, counts[0], counts[1])
+		}
+		total += counts[0]
+	}
+	return fmt.Sprintf("; row counts equal (%d rows)", total), nil
 }
 
 // stopLegacy always runs legacy.stop (an application up but not ready is still up);

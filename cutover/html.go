@@ -23,6 +23,9 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 <div id="verdict" class="verdict {{if passed .Verdict}}pass{{else}}fail{{end}}">{{.Kind}}: {{.Verdict}}</div>
 <h1>{{if .RTOSeconds}}RTO {{f2 .RTOSeconds}} s{{end}}{{if .RPO}} · RPO {{.RPO}}{{end}}</h1>
 <p>started {{.Started.Format "2006-01-02 15:04:05 MST"}}{{if .FenceLSN}}, fence at {{.FenceLSN}}{{end}}{{if .RTOSeconds}}; RTO is the clients' wait, from the first drain until the balancer routed again{{end}}{{if .RPOTransactions}}; RPO in transactions: {{.RPOTransactions}}{{end}}</p>
+{{if .Window}}<h2>The window (RTO), step by step</h2><table id="window"><tr><th>step</th><th>seconds</th></tr>
+{{range .Window}}<tr><td>{{.Step}}</td><td>{{f2 .Seconds}}</td></tr>
+{{end}}</table>{{end}}{{if .ForwardLag}}<p id="forward-lag">forward CDC's lag when the legacy fence was read: {{.ForwardLag}}</p>{{end}}
 {{if .World}}<p id="world">found before it started: {{.World}}</p>{{end}}
 {{if gt (len .Runs) 1}}<h2>Runs (interrupted and resumed)</h2><table id="runs"><tr><th>run</th><th>started</th><th>seconds</th></tr>
 {{range $i, $r := .Runs}}<tr><td>{{inc $i}}{{if $r.Resumed}} (--resume){{end}}</td><td>{{$r.Started.Format "15:04:05.000"}}</td><td>{{f2 $r.Seconds}}</td></tr>

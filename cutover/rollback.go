@@ -58,13 +58,69 @@ func rollbackBook(opts Options) runbook {
 		{name: "verify", plan: "compare the platform's tables on both sides", do: verifySides},
 		{name: "stop-cdc", plan: "stop cdc run (the legacy side becomes the live one)", do: func(ctx context.Context, o *op) (string, error) { return stopCDC(ctx, o) },
 			undo: func(ctx context.Context, o *op) error { _, err := startCDC(ctx, o); return err }},
+	}
+	if opts.Site.CDC.Forward {
+		steps = append(steps, reforwardSteps()...)
+	}
+	steps = append(steps, []step{
 		{name: "start-legacy", plan: "start the legacy application and wait until it is ready", do: startLegacy,
 			undo: func(ctx context.Context, o *op) error { return sh(ctx, o.Site.Legacy.Stop) }},
 		{name: "route-legacy", plan: "route the balancer to the legacy application",
 			do: func(ctx context.Context, o *op) (string, error) { return route(ctx, o, SideLegacy) }},
 		{name: "smoke", plan: "a signed debit and credit through the balancer", do: smoke},
-	}
+	}...)
 	return runbook{routeStep: "route-legacy", kind: "rollback", other: "cutover", steps: steps, admit: admitRollback}
+}
+
+// reforwardSteps keep the forward direction ready after a rollback: the legacy side
+// equals openGauss now (the reverse CDC applied everything before the fence), so
+// forward CDC starts from the legacy position of this moment, before the legacy
+// application writes again; a later cutover needs no copy.
+func reforwardSteps() []step {
+	return []step{
+		{name: "forward-from-here", plan: "start forward CDC (legacy into openGauss) at the legacy binary-log position of now, before legacy writes again", do: reforward,
+			undo: func(ctx context.Context, o *op) error {
+				_, err := stopStream(ctx, o, forwardStream(o.Site))
+				return err
+			}},
+		{name: "unfence-legacy", plan: "give the legacy application user its writes back",
+			do:   func(ctx context.Context, o *op) (string, error) { return fenceLegacy(ctx, o, false) },
+			undo: func(ctx context.Context, o *op) error { _, err := fenceLegacy(ctx, o, true); return err }},
+	}
+}
+
+func reforward(ctx context.Context, o *op) (string, error) {
+	if o.ForceDataLoss {
+		return "skipped (--force-data-loss: openGauss may lack what legacy has; set forward CDC up again with xckit cutover prepare)", nil
+	}
+	src, err := o.db(ctx, o.Site.Legacy.BinlogSource(), "legacy binary log")
+	if err != nil {
+		return "", err
+	}
+	gauss, err := o.db(ctx, o.Site.New.AppAdminDB(), "new side admin")
+	if err != nil {
+		return "", err
+	}
+	if pid := livePid(ForwardPidFile(o.Site)); pid != 0 {
+		return fmt.Sprintf("forward cdc run already running (pid %d)", pid), nil
+	}
+	res, err := cdc.Init(ctx, cdc.InitOptions{Source: src, Target: gauss, Slot: o.Site.CDC.ForwardSlot, Tables: o.Site.CDC.Tables})
+	if err != nil {
+		return "", err
+	}
+	pos, err := cdc.SourcePosition(ctx, src)
+	if err != nil {
+		return "", err
+	}
+	o.changed()
+	if err := cdc.NewSink(gauss, o.Site.CDC.ForwardSlot).SetCheckpoint(ctx, pos, 0); err != nil {
+		return "", err
+	}
+	d, err := startStream(ctx, o, forwardStream(o.Site))
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("forward stream %s from %s (%s)", res.Slot, cdc.DescribePosition(ctx, src, pos), d), nil
 }
 
 func rollbackGates(ctx context.Context, o *op) (string, error) {

@@ -61,10 +61,21 @@ type Report struct {
 	// RPOTransactions is how many transactions the new side accepted that the legacy
 	// side lacks: 0 when the CDC applied the fence position, -1 when unknown
 	// (--force-data-loss). RPO says the same in words.
-	RPOTransactions *int     `json:"rpo_transactions,omitempty"`
-	RPO             string   `json:"rpo,omitempty"`
-	FenceLSN        string   `json:"fence_lsn,omitempty"`
-	Restored        []string `json:"restored,omitempty"`
+	RPOTransactions *int   `json:"rpo_transactions,omitempty"`
+	RPO             string `json:"rpo,omitempty"`
+	FenceLSN        string `json:"fence_lsn,omitempty"`
+	// ForwardLag is forward CDC's lag when the legacy fence was read (cutover with
+	// cdc.forward): what the window had to drain.
+	ForwardLag string `json:"forward_lag_at_fence,omitempty"`
+	// Window is the clients' wait (RTO) step by step, from the drain to the route.
+	Window   []WindowPart `json:"window,omitempty"`
+	Restored []string     `json:"restored,omitempty"`
+}
+
+// WindowPart is one step's share of the window.
+type WindowPart struct {
+	Step    string  `json:"step"`
+	Seconds float64 `json:"seconds"`
 }
 
 // RunPart is one command's share of a runbook run that was interrupted and resumed.
@@ -269,9 +280,28 @@ func (o *op) run(ctx context.Context, j *journal.Journal, st journal.State, rb r
 	}
 	if !o.drainAt.IsZero() && !o.routedAt.IsZero() {
 		o.rep.RTOSeconds = o.routedAt.Sub(o.drainAt).Seconds()
+		o.rep.Window = window(o.rep.Steps, rb.routeStep)
 	}
 	o.rep.Verdict = "ok"
 	return *o.rep, nil
+}
+
+// window is the steps from the drain to the route, with their seconds.
+func window(steps []StepResult, routeStep string) []WindowPart {
+	var out []WindowPart
+	in := false
+	for _, s := range steps {
+		if s.Name == "drain" {
+			in = true
+		}
+		if in && s.Status == "done" {
+			out = append(out, WindowPart{Step: s.Name, Seconds: s.Seconds})
+		}
+		if s.Name == routeStep {
+			break
+		}
+	}
+	return out
 }
 
 // engineSteps are the runbook's steps for the engine: each reads the world, says

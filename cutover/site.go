@@ -9,6 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/profiles"
 )
 
@@ -34,11 +35,20 @@ type NewSide struct {
 
 // Legacy is the legacy database and its application.
 type Legacy struct {
-	DB    string            `yaml:"db"`
-	Start string            `yaml:"start"` // shell command that starts the legacy app
-	Stop  string            `yaml:"stop"`  // shell command that stops it
-	Ready string            `yaml:"ready"` // URL that answers 200 when it is ready
-	Wait  profiles.Duration `yaml:"wait"`  // how long to wait for Ready (default 60s)
+	DB string `yaml:"db"`
+	// AdminDB may fence the application's user (REVOKE/GRANT, end its sessions):
+	// needed with cdc.forward.
+	AdminDB string `yaml:"admin_db"`
+	// CDCSource reads the binary log for forward CDC (REPLICATION SLAVE, REPLICATION
+	// CLIENT, SELECT); default admin_db.
+	CDCSource string `yaml:"cdc_source"`
+	// CDCTarget is the user the reverse CDC writes with (default db). With
+	// cdc.forward the application's user is fenced read-only, so it must be another.
+	CDCTarget string            `yaml:"cdc_target"`
+	Start     string            `yaml:"start"` // shell command that starts the legacy app
+	Stop      string            `yaml:"stop"`  // shell command that stops it
+	Ready     string            `yaml:"ready"` // URL that answers 200 when it is ready
+	Wait      profiles.Duration `yaml:"wait"`  // how long to wait for Ready (default 60s)
 }
 
 // Switch is the traffic switch (the site's F5).
@@ -55,6 +65,55 @@ type CDC struct {
 	Slot   string            `yaml:"slot"`
 	Tables []string          `yaml:"tables"`
 	Budget profiles.Duration `yaml:"budget"` // rollback's wait for the fence LSN (default: the profile's drain_timeout)
+	// Forward: the cutover does not copy in its window; forward CDC (the legacy binary
+	// log into openGauss, set up by xckit cutover prepare) keeps openGauss in step and
+	// the window only drains it.
+	Forward     bool   `yaml:"forward"`
+	ForwardSlot string `yaml:"forward_slot"` // default xckit_forward
+	// VerifySince: with forward, the window's verify compares every table's row count
+	// and the rows changed in this period before the fence (0: every row).
+	VerifySince profiles.Duration `yaml:"verify_since"`
+}
+
+// AppAdminDB is the admin DSN on the platform's database (admin_db may name another,
+// such as postgres): forward CDC and the window's checks write and read there.
+func (n NewSide) AppAdminDB() string {
+	admin, err1 := dbx.ParseDSN(n.AdminDB)
+	app, err2 := dbx.ParseDSN(n.DB)
+	if err1 != nil || err2 != nil {
+		return n.AdminDB
+	}
+	admin.Database = app.Database
+	return admin.URL()
+}
+
+// ReverseTarget is the DSN the reverse CDC writes into the legacy database with (on
+// legacy.db's database when it names none).
+func (l Legacy) ReverseTarget() string {
+	if l.CDCTarget != "" {
+		return onDatabaseOf(l.CDCTarget, l.DB)
+	}
+	return l.DB
+}
+
+// BinlogSource is the DSN forward CDC reads the legacy binary log with (on legacy.db's
+// database when it names none: the tables it replicates are there).
+func (l Legacy) BinlogSource() string {
+	if l.CDCSource != "" {
+		return onDatabaseOf(l.CDCSource, l.DB)
+	}
+	return onDatabaseOf(l.AdminDB, l.DB)
+}
+
+// onDatabaseOf is dsn, on other's database when dsn names none.
+func onDatabaseOf(dsn, other string) string {
+	d, err1 := dbx.ParseDSN(dsn)
+	o, err2 := dbx.ParseDSN(other)
+	if err1 != nil || err2 != nil || d.Database != "" {
+		return dsn
+	}
+	d.Database = o.Database
+	return d.URL()
 }
 
 // Smoke is how the smoke test signs its payments.
@@ -97,6 +156,12 @@ func LoadSite(file string) (*Site, error) {
 	if s.CDC.Slot == "" {
 		s.CDC.Slot = "xckit_cdc"
 	}
+	if s.CDC.ForwardSlot == "" {
+		s.CDC.ForwardSlot = "xckit_forward"
+	}
+	if err := s.checkForward(); err != nil {
+		return nil, fmt.Errorf("site %s: %w", file, err)
+	}
 	if s.Legacy.Wait <= 0 {
 		s.Legacy.Wait = profiles.Duration(60 * time.Second)
 	}
@@ -114,6 +179,29 @@ func LoadSite(file string) (*Site, error) {
 		return nil, fmt.Errorf("site %s is readable by others (%04o) and holds passwords: chmod 600 %s", file, st.Mode().Perm(), file)
 	}
 	return &s, nil
+}
+
+// checkForward checks what forward CDC needs of the site.
+func (s *Site) checkForward() error {
+	if !s.CDC.Forward {
+		return nil
+	}
+	if s.Legacy.AdminDB == "" {
+		return fmt.Errorf("cdc.forward needs legacy.admin_db (a legacy user that may REVOKE and GRANT the application's writes, for the fence)")
+	}
+	app, err := dbx.ParseDSN(s.Legacy.DB)
+	if err != nil {
+		return fmt.Errorf("legacy.db: %w", err)
+	}
+	rev, err := dbx.ParseDSN(s.Legacy.ReverseTarget())
+	if err != nil {
+		return fmt.Errorf("legacy.cdc_target: %w", err)
+	}
+	if rev.User == app.User {
+		return fmt.Errorf("cdc.forward fences the legacy application's user %s read-only, and the reverse CDC writes with legacy.cdc_target "+
+			"(default legacy.db): set legacy.cdc_target to a DSN of another user with write rights on %s", app.User, app.Database)
+	}
+	return nil
 }
 
 // withFields turns yaml.v3's "line N: ..." into "line N (field a.b): ..." using the

@@ -132,7 +132,7 @@ func sides(ctx context.Context, o *op) (*dbx.DB, *dbx.DB, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	legacy, err := o.db(ctx, o.Site.Legacy.DB, "legacy database")
+	legacy, err := o.db(ctx, o.Site.Legacy.ReverseTarget(), "legacy database (CDC target)")
 	if err != nil {
 		return nil, nil, err
 	}
@@ -145,9 +145,34 @@ func cdcPid(o *op) string { return CDCPidFile(o.Site) }
 // (xckit cdc stop --site finds it there).
 func CDCPidFile(s *Site) string { return filepath.Join(s.New.Prefix, "run", "cdc.pid") }
 
-// startCDC runs `xckit cdc run` in the background, detached, with a pid file.
+// ForwardPidFile is the forward CDC's (the legacy binary log into openGauss).
+func ForwardPidFile(s *Site) string { return filepath.Join(s.New.Prefix, "run", "cdc-forward.pid") }
+
+// stream is one background cdc run of a site.
+type stream struct {
+	name           string // "cdc run" or "forward cdc run", for messages
+	slot, pid, log string
+	source, target string // DSNs
+}
+
+func reverseStream(s *Site) stream {
+	return stream{name: "cdc run", slot: s.CDC.Slot, pid: CDCPidFile(s), log: filepath.Join(s.New.Prefix, "log", "cdc.log"),
+		source: s.New.CDCSource, target: s.Legacy.ReverseTarget()}
+}
+
+func forwardStream(s *Site) stream {
+	return stream{name: "forward cdc run", slot: s.CDC.ForwardSlot, pid: ForwardPidFile(s), log: filepath.Join(s.New.Prefix, "log", "cdc-forward.log"),
+		source: s.Legacy.BinlogSource(), target: s.New.AppAdminDB()}
+}
+
+// startCDC runs the reverse `xckit cdc run` in the background.
 func startCDC(ctx context.Context, o *op) (string, error) {
-	if pid := livePid(cdcPid(o)); pid != 0 {
+	return startStream(ctx, o, reverseStream(o.Site))
+}
+
+// startStream runs `xckit cdc run` in the background, detached, with a pid file.
+func startStream(ctx context.Context, o *op, st stream) (string, error) {
+	if pid := livePid(st.pid); pid != 0 {
 		return fmt.Sprintf("already running (pid %d)", pid), nil
 	}
 	for _, d := range []string{"log", "run"} {
@@ -155,22 +180,22 @@ func startCDC(ctx context.Context, o *op) (string, error) {
 			return "", err
 		}
 	}
-	logf, err := os.OpenFile(filepath.Join(o.Site.New.Prefix, "log", "cdc.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logf, err := os.OpenFile(st.log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return "", err
 	}
 	defer logf.Close()
 	// The DSNs travel in the environment: a command line is visible to every user (ps).
-	args := []string{"cdc", "run", "--slot", o.Site.CDC.Slot, "--pid-file", cdcPid(o), "--log-level", "warn"}
+	args := []string{"cdc", "run", "--slot", st.slot, "--pid-file", st.pid, "--log-level", "warn"}
 	if len(o.Site.CDC.Tables) > 0 {
 		args = append(args, "--tables", strings.Join(o.Site.CDC.Tables, ","))
 	}
 	cmd := exec.Command(o.XckitBin, args...)
-	cmd.Env = append(os.Environ(), "XCKIT_CDC_SOURCE="+o.Site.New.CDCSource, "XCKIT_CDC_TARGET="+o.Site.Legacy.DB)
+	cmd.Env = append(os.Environ(), "XCKIT_CDC_SOURCE="+st.source, "XCKIT_CDC_TARGET="+st.target)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start cdc run: %w", err)
+		return "", fmt.Errorf("start %s: %w", st.name, err)
 	}
 	o.changed()
 	exited := make(chan struct{})
@@ -178,29 +203,34 @@ func startCDC(ctx context.Context, o *op) (string, error) {
 	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
 		select {
 		case <-exited:
-			b, _ := os.ReadFile(filepath.Join(o.Site.New.Prefix, "log", "cdc.log"))
-			return "", fmt.Errorf("cdc run exited at once: %s", lastLine(string(b)))
+			b, _ := os.ReadFile(st.log)
+			return "", fmt.Errorf("%s exited at once: %s", st.name, lastLine(string(b)))
 		default:
 		}
-		if livePid(cdcPid(o)) != 0 {
-			return fmt.Sprintf("cdc run pid %d", cmd.Process.Pid), nil
+		if livePid(st.pid) != 0 {
+			return fmt.Sprintf("%s pid %d", st.name, cmd.Process.Pid), nil
 		}
 		select {
 		case <-ctx.Done():
-			return "", fmt.Errorf("waiting for cdc run to start: %w", ctx.Err())
+			return "", fmt.Errorf("waiting for %s to start: %w", st.name, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-	return "", fmt.Errorf("cdc run did not start within 15 s")
+	return "", fmt.Errorf("%s did not start within 15 s", st.name)
 }
 
 // CDCRun recognises a `xckit cdc run` process (whatever the binary is called).
 var CDCRun = proc.Is{Args: []string{"cdc", "run"}}
 
-// stopCDC ends the cdc run: it finishes its batch on SIGTERM; one stuck past 30 s is
-// killed (its checkpoint is committed with the data, so nothing is lost or doubled).
+// stopCDC ends the reverse cdc run.
 func stopCDC(ctx context.Context, o *op) (string, error) {
-	pid := livePid(cdcPid(o))
+	return stopStream(ctx, o, reverseStream(o.Site))
+}
+
+// stopStream ends a cdc run: it finishes its batch on SIGTERM; one stuck past 30 s is
+// killed (its checkpoint is committed with the data, so nothing is lost or doubled).
+func stopStream(ctx context.Context, o *op, st stream) (string, error) {
+	pid := livePid(st.pid)
 	if pid == 0 {
 		return "not running", nil
 	}
@@ -208,11 +238,11 @@ func stopCDC(ctx context.Context, o *op) (string, error) {
 	err := proc.Stop(ctx, pid, proc.StopOptions{Is: CDCRun, Grace: 30 * time.Second, Kill: true})
 	switch {
 	case errors.Is(err, proc.ErrForced):
-		return fmt.Sprintf("cdc run pid %d stopped (killed after 30 s: its checkpoint is committed with the data)", pid), nil
+		return fmt.Sprintf("%s pid %d stopped (killed after 30 s: its checkpoint is committed with the data)", st.name, pid), nil
 	case err != nil:
-		return "", fmt.Errorf("stop cdc run: %w", err)
+		return "", fmt.Errorf("stop %s: %w", st.name, err)
 	}
-	return fmt.Sprintf("cdc run pid %d stopped", pid), nil
+	return fmt.Sprintf("%s pid %d stopped", st.name, pid), nil
 }
 
 func livePid(file string) int { return proc.Running(file, CDCRun) }

@@ -30,6 +30,8 @@ new:
   listen: 127.0.0.1:%d
 legacy:
   db: %s
+  admin_db: %s
+  cdc_target: %s
   start: %s
   stop: %s
   ready: http://127.0.0.1:%d/readyz
@@ -50,7 +52,7 @@ smoke:
   agreement: ag-seed-1
   channel: tenpay
 `, q(e.GaussDSN), q(e.GaussAdminDSN), q(e.GaussCDCDSN), q(filepath.Join(s.Dir, "new")), s.NewAppPort,
-		q(e.LegacyDSN),
+		q(e.LegacyDSN), q(e.LegacyAdminDSN), q(e.LegacyAdminDSN),
 		q(fmt.Sprintf("%s lab up --dir %s --parts legacy-app --log-level warn", xckit, s.Dir)),
 		q(fmt.Sprintf("%s lab down --dir %s --parts legacy-app --log-level warn", xckit, s.Dir)),
 		s.LegacyAppPort, lb, filepath.Join(lb, "nginx.conf"), filepath.Join(lb, "error.log"), filepath.Join(lb, "nginx.pid"), RouteFile(s.Dir),

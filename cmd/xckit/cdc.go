@@ -192,13 +192,16 @@ func cdcCommand() *cli.Command {
 			{
 				Name:      "copy",
 				Usage:     "initial load between databases, either direction (chunked, parallel, idempotent); moves sequences past the copied keys",
-				UsageText: "xckit cdc copy --from DSN --to DSN [--tables a,b] [--chunk N] [--parallel N]\n\nExample:\n   xckit cdc copy --from mysql://payd:pw@legacy:3306/payd --to opengauss://pay:pw@new:5432/payd",
+				UsageText: "xckit cdc copy --from DSN --to DSN [--tables a,b] [--chunk N] [--parallel N] [--online [--slot NAME] [--max-rows-per-second N]]\n\nExamples:\n   xckit cdc copy --from mysql://payd:pw@legacy:3306/payd --to opengauss://pay:pw@new:5432/payd\n   xckit cdc copy --online --from mysql://repl:pw@legacy:3306/payd --to opengauss://xcadmin:pw@new:5432/payd",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "from", Required: true, Usage: "source `DSN`"},
 					&cli.StringFlag{Name: "to", Required: true, Usage: "target `DSN`"},
 					&cli.StringFlag{Name: "tables", Usage: "comma-separated table patterns (default: all but xckit's own)"},
-					&cli.IntFlag{Name: "chunk", Value: 5000, Usage: "rows per target transaction"},
+					&cli.IntFlag{Name: "chunk", Value: 5000, Usage: "rows per target transaction (--online: per chunk, default 10000)"},
 					&cli.IntFlag{Name: "parallel", Value: 2, Usage: "tables copied at once"},
+					&cli.BoolFlag{Name: "online", Usage: "legacy MySQL/MariaDB into openGauss while legacy keeps serving: record the binary-log position, copy in key chunks (resumable), then forward CDC catches up"},
+					&cli.StringFlag{Name: "slot", Value: cdc.ForwardSlot, Usage: "--online: the forward stream's `NAME`"},
+					&cli.IntFlag{Name: "max-rows-per-second", Usage: "--online: copy at most this many rows a second (0: no limit)"},
 				},
 				Action: cdcCopy,
 			},

@@ -82,19 +82,54 @@ func cdcCopy(c *cli.Context) error {
 		return err
 	}
 	defer to.Close()
+	if c.Bool("online") {
+		return cdcCopyOnline(c, from, to)
+	}
 	rep, err := cdc.Copy(c.Context, cdc.CopyOptions{From: from, To: to, Tables: patterns(c), Chunk: c.Int("chunk"), Parallel: c.Int("parallel")})
 	if err != nil {
 		return failed("cdc copy: %w", err)
 	}
+	return emitCopied(c, rep.Tables, fmt.Sprintf("copied %d rows in %.1fs (%.0f rows/s)", rep.Rows, rep.Seconds, rep.RowsPerS), rep)
+}
+
+func emitCopied(c *cli.Context, tables []cdc.CopiedTable, summary string, rep any) error {
 	return emit(c, rep, func(w io.Writer) error {
 		var rows [][]any
-		for _, t := range rep.Tables {
+		for _, t := range tables {
 			rows = append(rows, []any{t.Table, t.Rows, strings.Join(t.Sequences, " ")})
 		}
 		if err := table(w, []any{"TABLE", "ROWS", "SEQUENCES MOVED"}, rows); err != nil {
 			return err
 		}
-		_, err := fmt.Fprintf(w, "copied %d rows in %.1fs (%.0f rows/s)\n", rep.Rows, rep.Seconds, rep.RowsPerS)
+		_, err := fmt.Fprintln(w, summary)
 		return err
 	})
+}
+
+// cdcCopyOnline copies legacy into openGauss while legacy keeps serving, and leaves
+// the forward stream to catch up (xckit cdc run --source <legacy> --target <openGauss>).
+func cdcCopyOnline(c *cli.Context, from, to *dbx.DB) error {
+	if !cdc.IsForward(from) || to.Dialect.Family() != dbx.FamilyPostgres {
+		return usage("--online copies MySQL/MariaDB (--from, read with its binary log) into openGauss (--to); got %s into %s", from.Dialect.Name(), to.Dialect.Name())
+	}
+	if c.Int("max-rows-per-second") < 0 {
+		return usage("--max-rows-per-second %d: give a positive rate, or 0 for no limit", c.Int("max-rows-per-second"))
+	}
+	chunk := c.Int("chunk")
+	if !c.IsSet("chunk") {
+		chunk = 10000
+	}
+	pr := newCopyProgress(c.App.ErrWriter, isTerminal(c.App.ErrWriter))
+	rep, err := cdc.OnlineCopy(c.Context, cdc.OnlineCopyOptions{From: from, To: to, Slot: c.String("slot"), Tables: patterns(c),
+		Chunk: chunk, Parallel: c.Int("parallel"), MaxRowsPerSecond: c.Int("max-rows-per-second"), Progress: pr.update, Log: logger(c)})
+	pr.finish()
+	if err != nil {
+		return failed("cdc copy --online: %w", err)
+	}
+	verb := "copied"
+	if rep.Resumed {
+		verb = "finished a resumed copy:"
+	}
+	return emitCopied(c, rep.Tables, fmt.Sprintf("%s %d rows online in %.1fs (%.0f rows/s); forward stream %s starts at %s and is consistent once applied past %s:\n"+
+		"  xckit cdc run --source <legacy> --target <openGauss> --slot %s", verb, rep.Rows, rep.Seconds, rep.RowsPerS, rep.Slot, rep.StartPos, rep.CatchUpPos, rep.Slot), rep)
 }

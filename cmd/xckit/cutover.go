@@ -96,10 +96,12 @@ func cutoverCommand() *cli.Command {
 		Name:  "cutover",
 		Usage: "switch traffic to the new system (and, after a rollback, forward again)",
 		UsageText: "xckit cutover --site site.yaml --acceptance DIR (--plan | --yes) [--resume]\n\n" +
-			"Steps: gates, drain, stop-legacy, unfence-new, copy, cdc-init, start-cdc, start-new, route-new, smoke.\n\nExample:\n   xckit cutover --site .xckit-lab/site.yaml --plan",
+			"Steps: gates, drain, stop-legacy, unfence-new, copy, cdc-init, start-cdc, start-new, route-new, smoke.\n" +
+			"With cdc.forward (after xckit cutover prepare), copy becomes fence-legacy, fence-binlog, wait-forward, verify, stop-forward.\n\nExample:\n   xckit cutover --site .xckit-lab/site.yaml --plan",
 		Flags: append(switchFlags(),
 			&cli.StringFlag{Name: "acceptance", Usage: "`DIR` of a passed xckit bench acceptance run against the new system (the gate)"},
 			&cli.BoolFlag{Name: "skip-acceptance", Usage: "waive the acceptance gate (say why in the change record)"}),
+		Subcommands: []*cli.Command{cutoverPrepareCommand()},
 		Action: func(c *cli.Context) error {
 			o, err := switchOptions(c)
 			if err != nil {
