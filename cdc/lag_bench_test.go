@@ -53,64 +53,119 @@ func BenchmarkCDCLagUnderLoad(b *testing.B) {
 		done := make(chan error, 1)
 		go func() { done <- pl.Run(runCtx) }()
 
-		cfgFile := filepath.Join(b.TempDir(), "payd.yaml")
-		os.WriteFile(cfgFile, []byte(fmt.Sprintf("dsn: %s\nmerchants: [{id: m, key: k-0123456789abcdef}]\n", p.srcDSN)), 0o600)
-		cfg, err := platform.LoadConfig(cfgFile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		srv, err := platform.NewServer(ctx, cfg, slog.New(slog.DiscardHandler))
-		if err != nil {
-			b.Fatal(err)
-		}
-		hs := httptest.NewServer(srv.Handler())
-		client := &platform.Client{BaseURL: hs.URL, Merchant: "m", Key: "k-0123456789abcdef",
-			HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
-		w := &watchWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 2000, Channels: channels, DebitPct: 70, RunID: "lag"}}
-		w.samples = make(chan sample, 10000)
-		var lags []time.Duration
-		var mu sync.Mutex
-		watchDone := make(chan struct{})
-		go func() { // watch sampled req_ids arrive on the legacy side
-			defer close(watchDone)
-			for s := range w.samples {
-				for {
-					var n int
-					p.dst.QueryRow("SELECT count(*) FROM payments WHERE req_id = ?", s.id).Scan(&n)
-					if n == 1 {
-						mu.Lock()
-						lags = append(lags, time.Since(s.acked))
-						mu.Unlock()
-						break
-					}
-					time.Sleep(5 * time.Millisecond)
-				}
-			}
-		}()
-		b.ResetTimer()
-		sum, err := bench.Run(ctx, w, bench.Options{Rate: rate, Duration: 30 * time.Second, Warmup: 2 * time.Second})
-		b.StopTimer()
-		close(w.samples)
-		<-watchDone
+		sum, lags := lagUnderLoad(b, p.srcDSN, rate, channels, func(id string) bool {
+			var n int
+			p.dst.QueryRow("SELECT count(*) FROM payments WHERE req_id = ?", id).Scan(&n)
+			return n == 1
+		})
 		stop()
 		<-done
-		hs.Close()
-		srv.Close()
-		if err != nil {
+		reportLag(b, sum, lags)
+	}
+}
+
+// BenchmarkForwardLagUnderLoad is the same for forward CDC: payd on the legacy
+// MariaDB at a fixed rate (XCKIT_LAG_RATE, default 1000/s) for 30 s while forward
+// `cdc run` follows its binary log into openGauss.
+//
+//	go test -run '^$' -bench ForwardLag -benchtime 1x ./cdc
+func BenchmarkForwardLagUnderLoad(b *testing.B) {
+	rate := 1000.0
+	if v := os.Getenv("XCKIT_LAG_RATE"); v != "" {
+		fmt.Sscan(v, &rate)
+	}
+	for range b.N {
+		p := newForwardPair(b)
+		ctx := context.Background()
+		platform.Migrate(ctx, p.src)
+		platform.Migrate(ctx, p.dst)
+		channels := []string{"tenpay", "alipay", "other"}
+		if _, err := platform.Seed(ctx, p.src, platform.SeedOptions{Accounts: 2000, Balance: 1 << 40, Merchant: "m", Channels: channels}); err != nil {
 			b.Fatal(err)
 		}
-		slices.Sort(lags)
-		if len(lags) == 0 {
-			b.Fatal("no samples")
+		slot := slotName(b)
+		if _, err := cdc.OnlineCopy(ctx, cdc.OnlineCopyOptions{From: p.src, To: p.dst, Slot: slot}); err != nil {
+			b.Fatal(err)
 		}
-		q := func(f float64) float64 { return float64(lags[int(float64(len(lags)-1)*f)].Microseconds()) / 1000 }
-		b.ReportMetric(sum.Achieved, "payments/s")
-		b.ReportMetric(q(0.5), "lag-p50-ms")
-		b.ReportMetric(q(0.99), "lag-p99-ms")
-		b.ReportMetric(q(1), "lag-max-ms")
-		b.Logf("%.0f payments/s for 30 s (success %.2f%%); CDC lag over %d samples: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-			sum.Achieved, sum.Success, len(lags), q(0.5), q(0.99), q(1))
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() {
+			done <- cdc.Run(runCtx, cdc.RunOptions{Source: p.src, Target: p.dst, Slot: slot, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		}()
+		sum, lags := lagUnderLoad(b, p.srcDSN, rate, channels, func(id string) bool {
+			var n int
+			p.dst.QueryRow("SELECT count(*) FROM payments WHERE req_id = $1", id).Scan(&n)
+			return n == 1
+		})
+		stop()
+		if err := <-done; err != nil {
+			b.Fatalf("forward run: %v", err)
+		}
+		reportLag(b, sum, lags)
 	}
+}
+
+// lagUnderLoad runs payd on payDSN at rate for 30 s, one payment in 20 watched until
+// arrived says it is on the other side; it returns the load's summary and the lags.
+func lagUnderLoad(b *testing.B, payDSN string, rate float64, channels []string, arrived func(id string) bool) (*bench.Summary, []time.Duration) {
+	ctx := context.Background()
+	cfgFile := filepath.Join(b.TempDir(), "payd.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("dsn: %s\nmerchants: [{id: m, key: k-0123456789abcdef}]\n", payDSN)), 0o600)
+	cfg, err := platform.LoadConfig(cfgFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := platform.NewServer(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	client := &platform.Client{BaseURL: hs.URL, Merchant: "m", Key: "k-0123456789abcdef",
+		HTTP: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}}
+	w := &watchWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 2000, Channels: channels, DebitPct: 70, RunID: "lag"}}
+	w.samples = make(chan sample, 10000)
+	var lags []time.Duration
+	var mu sync.Mutex
+	watchDone := make(chan struct{})
+	go func() { // watch sampled req_ids arrive on the legacy side
+		defer close(watchDone)
+		for s := range w.samples {
+			for {
+				if arrived(s.id) {
+					mu.Lock()
+					lags = append(lags, time.Since(s.acked))
+					mu.Unlock()
+					break
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	}()
+	b.ResetTimer()
+	sum, err := bench.Run(ctx, w, bench.Options{Rate: rate, Duration: 30 * time.Second, Warmup: 2 * time.Second})
+	b.StopTimer()
+	close(w.samples)
+	<-watchDone
+	hs.Close()
+	srv.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return sum, lags
+}
+
+func reportLag(b *testing.B, sum *bench.Summary, lags []time.Duration) {
+	slices.Sort(lags)
+	if len(lags) == 0 {
+		b.Fatal("no samples")
+	}
+	q := func(f float64) float64 { return float64(lags[int(float64(len(lags)-1)*f)].Microseconds()) / 1000 }
+	b.ReportMetric(sum.Achieved, "payments/s")
+	b.ReportMetric(q(0.5), "lag-p50-ms")
+	b.ReportMetric(q(0.99), "lag-p99-ms")
+	b.ReportMetric(q(1), "lag-max-ms")
+	b.Logf("%.0f payments/s for 30 s (success %.2f%%); CDC lag over %d samples: p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+		sum.Achieved, sum.Success, len(lags), q(0.5), q(0.99), q(1))
 }
 
 type sample struct {

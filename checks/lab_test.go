@@ -90,7 +90,7 @@ func TestBrokenWalLevel(t *testing.T) {
 	}
 	dir, _ := os.MkdirTemp("", "xckit-check-wal-")
 	os.Chmod(dir, 0o755)
-	o := lab.Options{Dir: dir, GaussPort: 19532, LegacyPort: 19506, LBPort: 19500, Parts: []string{"gauss"}}
+	o := lab.Options{Dir: dir, GaussPort: 19832, LegacyPort: 19806, LBPort: 19800, Parts: []string{"gauss"}}
 	t.Cleanup(func() { lab.Down(context.Background(), o, true); os.RemoveAll(dir) })
 	ctx := context.Background()
 	if _, err := lab.Up(ctx, o); err != nil {

@@ -25,7 +25,7 @@ func TestForwardCutoverUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: a lab of its own, install, prepare, cutover, rollback under load")
 	}
-	sl := newStoryLab(t, "xckit-forward-", 19632, 19506, 19200)
+	sl := newStoryLab(t, "xckit-forward-", 19732, 19706, 19700)
 	site, env := sl.site, sl.env
 	ctx := context.Background()
 	var out bytes.Buffer
