@@ -66,6 +66,13 @@ bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag
 	scripts/bench-cdc.sh
 	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -count=1 -run '^$$' -bench CDCLag -benchtime 1x ./cdc
 
+bench-forward: setup build ## online copy vs mariadb|psql, forward CDC backlog vs mariadb-binlog, forward lag at 1000 payments/s (about 4 min)
+	scripts/bench-forward.sh
+	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -count=1 -run '^$$' -bench ForwardLag -benchtime 1x ./cdc
+
+bench-cutover: setup build ## cutover RTO at scale: 5M legacy payments under 300/s, forward (prepare + window) vs copy in the window (about 15 min)
+	XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -count=1 -timeout 60m -run '^$$' -bench CutoverAtScale -benchtime 1x -v ./cutover
+
 bench-model: setup build ## the model-based runbook test, longer: 1000 random operations under load (about 10 min)
 	XCKIT_MODEL_OPS=1000 XCKIT_MODEL_BUDGET=15m $(GO) test -count=1 -timeout 30m -run TestModelRunbooks -v ./cutover
 

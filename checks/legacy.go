@@ -17,7 +17,7 @@ func legacyChecks(p *profiles.Profile) []Check {
 		legacyCheck("legacy.version", "Legacy engine and version", checkLegacyVersion(p)),
 		legacyCheck("legacy.charset", "Character set", checkLegacyCharset(p)),
 		legacyCheck("legacy.timezone", "Time zone equals openGauss's", checkLegacyTimezone(p)),
-		legacyCheck("legacy.binlog", "binlog_format ROW", checkLegacyBinlog(p)),
+		legacyCheck("legacy.binlog", "Binary log readable by forward CDC", checkLegacyBinlog(p)),
 		legacyCheck("legacy.privileges", "The applier may write the tables", checkLegacyPrivileges(p)),
 		legacyCheck("legacy.tables", "Tables match openGauss's", checkLegacyTables(p)),
 	}
@@ -106,18 +106,25 @@ func checkLegacyTimezone(p *profiles.Profile) func(ctx context.Context, t *Targe
 	}
 }
 
-// checkLegacyBinlog is legacy.binlog: binlog_format ROW.
+// checkLegacyBinlog is legacy.binlog: a binary log forward CDC can read (on, ROW
+// format, full row images).
 func checkLegacyBinlog(p *profiles.Profile) func(ctx context.Context, t *Target, db *dbx.DB) Result {
 	l := p.Legacy
 	return func(ctx context.Context, t *Target, db *dbx.DB) Result {
-		var f string
-		if err := db.QueryRowContext(ctx, "SELECT @@binlog_format").Scan(&f); err != nil {
-			return couldNot("ROW", err, "")
+		const want = "log_bin ON, binlog_format ROW, binlog_row_image FULL"
+		var f, img string
+		var on int
+		if err := db.QueryRowContext(ctx, "SELECT @@log_bin, @@binlog_format, @@binlog_row_image").Scan(&on, &f, &img); err != nil {
+			return couldNot(want, err, "")
 		}
-		if !l.BinlogRow || strings.EqualFold(f, "ROW") {
-			return pass("ROW", f)
+		got := fmt.Sprintf("log_bin %s, binlog_format %s, binlog_row_image %s", map[int]string{0: "OFF", 1: "ON"}[on], f, img)
+		if !l.BinlogRow {
+			return pass(want, got)
 		}
-		return failed("ROW", f, "SET GLOBAL binlog_format = 'ROW' and binlog_format=ROW in my.cnf: the legacy side's own replicas and a switch back need row events")
+		if err := cdc.CheckBinlog(ctx, db); err != nil {
+			return failed(want, got, "forward CDC (cdc.forward, cutover prepare) and the legacy side's own replicas need row events with whole rows: "+err.Error())
+		}
+		return pass(want, got)
 	}
 }
 

@@ -27,7 +27,7 @@ import (
 	"github.com/xckit/xckit/profiles"
 )
 
-func build(t *testing.T, dir, pkg string) string {
+func build(t testing.TB, dir, pkg string) string {
 	t.Helper()
 	bin := filepath.Join(dir, filepath.Base(pkg))
 	if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
@@ -317,7 +317,7 @@ type storyLab struct {
 	xckit, payd string
 }
 
-func newStoryLab(t *testing.T, prefix string, gaussPort, legacyPort, lbPort int) *storyLab {
+func newStoryLab(t testing.TB, prefix string, gaussPort, legacyPort, lbPort int) *storyLab {
 	t.Helper()
 	bins := t.TempDir()
 	xckit, payd := build(t, bins, "../cmd/xckit"), build(t, bins, "../cmd/payd")

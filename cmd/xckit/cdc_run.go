@@ -28,6 +28,8 @@ func cdcRun(c *cli.Context) error {
 		PidFile: cdcPidFile(c), MetricsAddr: c.String("metrics-addr"), Log: logger(c)})
 	var setup *cdc.SetupError
 	switch {
+	case err != nil && c.Context.Err() != nil:
+		return nil // stopped (SIGTERM, Ctrl-C) before or while it started: nothing was applied half
 	case errors.As(err, &setup):
 		return usage("%v", err)
 	case err != nil:
@@ -142,6 +144,9 @@ func cdcStop(c *cli.Context) error {
 			return usage("%v", err)
 		}
 		file = cutover.CDCPidFile(site)
+		if c.String("slot") == site.CDC.ForwardSlot {
+			file = cutover.ForwardPidFile(site) // the forward run cutover prepare started
+		}
 	}
 	if _, err := os.Stat(file); err != nil {
 		return failed("no cdc run of slot %s on this host (%s: %v)", c.String("slot"), file, err)
