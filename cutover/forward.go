@@ -140,12 +140,6 @@ func windowVerify(ctx context.Context, o *op) (string, error) {
 	if err := protectedRows(vr); err != nil {
 		return "", err
 	}
-	counts := ""
-	if !vopts.Since.IsZero() {
-		if counts, err = compareCounts(ctx, legacy, app, vr); err != nil {
-			return "", err
-		}
-	}
 	if !vr.Equal() {
 		o.changed()
 		if vr, err = cdc.RepairAndVerify(ctx, vopts, vr); err != nil {
@@ -155,17 +149,23 @@ func windowVerify(ctx context.Context, o *op) (string, error) {
 			return "", fmt.Errorf("after forward CDC the sides differ: %+v", vr.Tables)
 		}
 	}
+	counts := ""
+	if !vopts.Since.IsZero() {
+		if counts, err = compareCounts(ctx, legacy, app, vr); err != nil {
+			return "", err
+		}
+	}
 	return fmt.Sprintf("equal: %s (%d rows compared)%s", what, vr.Rows, counts), nil
 }
 
 // compareCounts compares every table's row count on both sides (counted at once).
-func compareCounts(ctx context.Context, legacy, app *dbx.DB, vr cdc.VerifyReport) (string, error) {
+func compareCounts(ctx context.Context, a, b *dbx.DB, vr cdc.VerifyReport) (string, error) {
 	var total int64
 	for _, t := range vr.Tables {
 		var counts [2]int64
 		var errs [2]error
 		var wg sync.WaitGroup
-		for i, db := range []*dbx.DB{legacy, app} {
+		for i, db := range []*dbx.DB{a, b} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -177,8 +177,8 @@ func compareCounts(ctx context.Context, legacy, app *dbx.DB, vr cdc.VerifyReport
 			return "", fmt.Errorf("count %s: %w", t.Table, err)
 		}
 		if counts[0] != counts[1] {
-			return "", fmt.Errorf("table %s has %d rows on legacy but %d on openGauss: forward CDC missed or doubled rows older than the verify period; "+
-				"run xckit verify (every row) to find them", t.Table, counts[0], counts[1])
+			return "", fmt.Errorf("table %s has %d rows on %s but %d on %s: the CDC missed or doubled rows older than the verify period (cdc.verify_since); "+
+				"run xckit verify (every row) to find them", t.Table, counts[0], a.Dialect.Name(), counts[1], b.Dialect.Name())
 		}
 		total += counts[0]
 	}

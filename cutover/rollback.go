@@ -55,7 +55,7 @@ func rollbackBook(opts Options) runbook {
 					o.rpo(0, "every transaction the new side accepted is in the legacy database (established before the interruption)")
 				}
 			}},
-		{name: "verify", plan: "compare the platform's tables on both sides", do: verifySides},
+		{name: "verify", plan: windowVerifyPlan(opts.Site), do: verifySides},
 		{name: "stop-cdc", plan: "stop cdc run (the legacy side becomes the live one)", do: func(ctx context.Context, o *op) (string, error) { return stopCDC(ctx, o) },
 			undo: func(ctx context.Context, o *op) error { _, err := startCDC(ctx, o); return err }},
 	}
@@ -264,14 +264,25 @@ func verifySides(ctx context.Context, o *op) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rep, err := cdc.Verify(ctx, cdc.VerifyOptions{Source: src, Target: legacy, Tables: o.Site.CDC.Tables, Parallel: 2})
+	vopts := cdc.VerifyOptions{Source: src, Target: legacy, Tables: o.Site.CDC.Tables, Parallel: 2}
+	what := ""
+	if since := o.Site.CDC.VerifySince.D(); since > 0 {
+		vopts.Since, what = time.Now().Add(-since), "rows changed in the last "+since.String()+", "
+	}
+	rep, err := cdc.Verify(ctx, vopts)
 	if err != nil {
 		return "", err
 	}
 	if !rep.Equal() {
 		return "", fmt.Errorf("the sides differ: %+v", rep.Tables)
 	}
-	return fmt.Sprintf("equal: %d rows compared", rep.Rows), nil
+	counts := ""
+	if !vopts.Since.IsZero() {
+		if counts, err = compareCounts(ctx, src, legacy, rep); err != nil {
+			return "", err
+		}
+	}
+	return fmt.Sprintf("equal: %s%d rows compared%s", what, rep.Rows, counts), nil
 }
 
 func startLegacy(ctx context.Context, o *op) (string, error) {

@@ -97,9 +97,11 @@ func BenchmarkCutoverAtScale(b *testing.B) {
 
 		// Back, then the cutover that copies in its window, on the same data.
 		out.Reset()
-		if rb, err := Rollback(ctx, opts); err != nil || rb.Verdict != "ok" {
+		rb, err := Rollback(ctx, opts)
+		if err != nil || rb.Verdict != "ok" {
 			b.Fatalf("rollback: %v\n%s", err, out.String())
 		}
+		b.Logf("rollback: RTO %.2fs, RPO %s; window %s", rb.RTOSeconds, rb.RPO, windowText(rb.Window))
 		stopStream(ctx, &op{Options: opts}, forwardStream(&fwd))
 		copyOpts := Options{Site: site, Profile: sl.prof, XckitBin: sl.xckit, Out: &out, SkipAcceptance: true}
 		out.Reset()
@@ -110,8 +112,9 @@ func BenchmarkCutoverAtScale(b *testing.B) {
 		b.Logf("COPY-IN-WINDOW cutover: RTO %.2fs; window %s", rep.RTOSeconds, windowText(rep.Window))
 		b.ReportMetric(rep.RTOSeconds, "copy-rto-s")
 		stopLoad()
-		sum := <-loadDone
-		b.Logf("load through both: %d ok, %d failed", sum.OK, sum.Failed)
+		if sum := <-loadDone; sum != nil {
+			b.Logf("load through all of it: %d ok, %d failed", sum.OK, sum.Failed)
+		}
 	}
 }
 
