@@ -108,15 +108,7 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 	}
 	if !ok || res.SlotMade {
 		// A new slot starts a new stream: its checkpoint starts at the slot.
-		tx, err := o.Target.BeginTx(ctx, nil)
-		if err != nil {
-			return res, err
-		}
-		defer tx.Rollback()
-		if err := sink.writeCheckpoint(ctx, tx, start, time.Time{}, ""); err != nil {
-			return res, err
-		}
-		if err := tx.Commit(); err != nil {
+		if err := sink.SetCheckpoint(ctx, start, 0); err != nil {
 			return res, err
 		}
 		cp.LSN = start

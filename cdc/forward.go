@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -119,13 +120,21 @@ func initForward(ctx context.Context, o InitOptions) (InitResult, error) {
 }
 
 // SetCheckpoint (re)starts the slot's stream at lsn, with catchUp as the online
-// copy's consistency point (0: none).
+// copy's consistency point (0: none), and forgets the caught-up position.
 func (s *Sink) SetCheckpoint(ctx context.Context, lsn, catchUp LSN) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if err := s.setCheckpoint(ctx, tx, lsn, catchUp); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// setCheckpoint is SetCheckpoint inside the caller's transaction.
+func (s *Sink) setCheckpoint(ctx context.Context, tx *sql.Tx, lsn, catchUp LSN) error {
 	if err := s.writeCheckpoint(ctx, tx, lsn, time.Time{}, ""); err != nil {
 		return err
 	}
@@ -138,7 +147,7 @@ func (s *Sink) SetCheckpoint(ctx context.Context, lsn, catchUp LSN) error {
 	if _, err := tx.ExecContext(ctx, q, c, s.slot); err != nil {
 		return fmt.Errorf("target: checkpoint of %s: %w", s.slot, err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // forwardStatus is GetStatus for forward CDC: positions are binary-log positions,

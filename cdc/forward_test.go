@@ -87,24 +87,6 @@ func startForward(t *testing.T, p *pair, slot string) *running {
 	return r
 }
 
-func waitForward(t *testing.T, p *pair, slot string, r *running) {
-	t.Helper()
-	lsn, err := cdc.SourcePosition(context.Background(), p.src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- cdc.WaitApplied(context.Background(), p.dst, slot, lsn, 30*time.Second) }()
-	select {
-	case err := <-r.done:
-		t.Fatalf("the forward run stopped: %v", err)
-	case err := <-errc:
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // The legacy binary log into openGauss: every mapped type at its edges, multi-row
 // statements, a key that moves, a unique column that changes, a transaction of
 // several statements; then the table is compared value by value.
@@ -129,7 +111,7 @@ func TestForwardEveryType(t *testing.T) {
 	execSQL(t, p.src, forwardChanges[:4]...)
 	execSQL(t, p.src, "FLUSH BINARY LOGS")
 	execSQL(t, p.src, forwardChanges[4:]...)
-	waitForward(t, p, slot, r)
+	waitCaughtUp(t, p, slot, r)
 	st, err := cdc.GetStatus(ctx, p.src, p.dst, slot)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +126,7 @@ func TestForwardEveryType(t *testing.T) {
 	// from the checkpoint in an older file and reads across.
 	execSQL(t, p.src, "INSERT INTO tricky (id, vc) VALUES (20, 'twenty')", "FLUSH BINARY LOGS", "INSERT INTO tricky (id, vc) VALUES (21, 'twenty-one')", "FLUSH BINARY LOGS")
 	r = startForward(t, p, slot)
-	waitForward(t, p, slot, r)
+	waitCaughtUp(t, p, slot, r)
 	if err := r.stop(); err != nil {
 		t.Fatalf("forward run across rotations: %v", err)
 	}
@@ -175,7 +157,7 @@ func TestForwardDDLStops(t *testing.T) {
 	r := startForward(t, p, slot)
 	execSQL(t, p.src, "INSERT INTO acct VALUES (1, 'a')", "CREATE TABLE xckit_scratch (id INT PRIMARY KEY)", "DROP TABLE xckit_scratch",
 		"INSERT INTO acct VALUES (2, 'b')")
-	waitForward(t, p, slot, r)
+	waitCaughtUp(t, p, slot, r)
 	execSQL(t, p.src, "ALTER TABLE acct ADD COLUMN w INT", "INSERT INTO acct VALUES (3, 'c', 1)")
 	select {
 	case err := <-r.done:

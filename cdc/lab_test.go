@@ -113,7 +113,7 @@ type running struct {
 // waitCaughtUp waits until everything committed on the source so far is applied.
 func waitCaughtUp(t *testing.T, p *pair, slot string, r *running) {
 	t.Helper()
-	lsn, err := cdc.CurrentLSN(context.Background(), p.src)
+	lsn, err := cdc.SourcePosition(context.Background(), p.src) // either direction
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,10 +210,7 @@ func (o *OnlineCopyOptions) plan(ctx context.Context) ([]*tableCopy, bool, error
 		return nil, false, err
 	}
 	defer tx.Rollback()
-	if err := sink.writeCheckpoint(ctx, tx, startLSN, time.Time{}, ""); err != nil {
-		return nil, false, err
-	}
-	if _, err := tx.ExecContext(ctx, "UPDATE "+CheckpointTable+" SET catchup_lsn = NULL, seen_lsn = NULL, seen_at = NULL WHERE slot = $1", o.Slot); err != nil {
+	if err := sink.setCheckpoint(ctx, tx, startLSN, 0); err != nil {
 		return nil, false, err
 	}
 	for _, t := range plan {

@@ -174,7 +174,7 @@ func TestOnlineCopyUnderLoadResumes(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	close(stop)
 	wg.Wait()
-	waitForward(t, p, slot, r)
+	waitCaughtUp(t, p, slot, r)
 	st, err := cdc.GetStatus(ctx, p.src, p.dst, slot)
 	if err != nil || st.CatchUpLSN != "" {
 		t.Errorf("status after the catch-up: %+v %v", st, err)

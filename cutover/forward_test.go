@@ -69,16 +69,7 @@ func TestForwardCutoverUnderLoad(t *testing.T) {
 	if again, err := Prepare(ctx, PrepareOptions{Site: site, XckitBin: sl.xckit, Out: &out}); err != nil || again.Copy != nil || !strings.Contains(again.Started, "already running") {
 		t.Fatalf("prepare twice: %+v %v", again, err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		st, err := cdc.GetStatus(ctx, legacy, gauss, site.CDC.ForwardSlot)
-		if err == nil && st.CatchUpLSN == "" && st.LagBytes < 1<<20 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("forward CDC did not catch up with the online copy: %+v %v", st, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitForwardCaughtUp(t, legacy, gauss, site.CDC.ForwardSlot, 30*time.Second)
 	time.Sleep(2 * time.Second) // the cutover lands in the middle of the load
 	out.Reset()
 	rep, err := Cutover(ctx, opts)
@@ -199,4 +190,20 @@ func setDiff(a, b []string) string {
 		out = append(out, fmt.Sprintf("%d rows vs %d", len(a), len(b)))
 	}
 	return strings.Join(out, "; ")
+}
+
+// waitForwardCaughtUp waits until forward CDC is past its online copy's catch-up
+// point and within a megabyte of the legacy binary log.
+func waitForwardCaughtUp(t testing.TB, legacy, gauss *dbx.DB, slot string, limit time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); ; {
+		st, err := cdc.GetStatus(context.Background(), legacy, gauss, slot)
+		if err == nil && st.CatchUpLSN == "" && st.LagBytes < 1<<20 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("forward CDC did not catch up with the online copy: %+v %v", st, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/xckit/xckit/bench"
-	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/platform"
 	"github.com/xckit/xckit/profiles"
@@ -77,16 +76,7 @@ func BenchmarkCutoverAtScale(b *testing.B) {
 		b.Logf("cutover prepare: online copy of %d rows in %.1fs (%.0f rows/s) under load; total %.1fs", prep.Copy.Rows, prep.Copy.Seconds, prep.Copy.RowsPerS, time.Since(pStart).Seconds())
 		gauss, _ := dbx.Open(ctx, fwd.New.AppAdminDB(), dbx.Options{})
 		defer gauss.Close()
-		for deadline := time.Now().Add(10 * time.Minute); ; {
-			st, err := cdc.GetStatus(ctx, legacy, gauss, fwd.CDC.ForwardSlot)
-			if err == nil && st.CatchUpLSN == "" && st.LagBytes < 1<<20 {
-				break
-			}
-			if time.Now().After(deadline) {
-				b.Fatalf("forward CDC did not catch up: %+v %v", st, err)
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		waitForwardCaughtUp(b, legacy, gauss, fwd.CDC.ForwardSlot, 10*time.Minute)
 		out.Reset()
 		rep, err := Cutover(ctx, opts)
 		if err != nil || rep.Verdict != "ok" {

@@ -37,6 +37,9 @@ func (p *copyProgress) update(t cdc.TableProgress) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.tables[t.Table] = t
+	if p.bar == nil && !t.Done && time.Since(p.last) < 5*time.Second {
+		return // a log line every 5 s: nothing to render now
+	}
 	line := p.line()
 	if p.bar != nil {
 		var rows int64
@@ -47,10 +50,8 @@ func (p *copyProgress) update(t cdc.TableProgress) {
 		p.bar.Set64(rows)
 		return
 	}
-	if t.Done || time.Since(p.last) >= 5*time.Second {
-		fmt.Fprintln(p.w, "copy: "+line)
-		p.last = time.Now()
-	}
+	fmt.Fprintln(p.w, "copy: "+line)
+	p.last = time.Now()
 }
 
 // line is "payments 1200000/5000000 104k rows/s ETA 36s; accounts done".
