@@ -105,8 +105,7 @@ func TestPlaybooksOverSSH(t *testing.T) {
 				h.sshd.Process.Kill()
 				h.sshd.Wait()
 			}
-			exec.Command("ip", "link", "del", "xct-v"+h.name[1:]).Run()
-			exec.Command("ip", "netns", "del", h.ns).Run()
+			clearNamespace(h.ns, "xct-v"+h.name[1:])
 		}
 	})
 	var inv strings.Builder
@@ -114,7 +113,9 @@ func TestPlaybooksOverSSH(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		h := &host{name: fmt.Sprintf("h%d", i), ns: fmt.Sprintf("xct-h%d", i), ip: fmt.Sprintf("10.231.%d.2", i), gw: fmt.Sprintf("10.231.%d.1", i)}
 		hosts = append(hosts, h)
-		exec.Command("ip", "netns", "del", h.ns).Run()
+		// A run killed before its clean-up leaves the namespace (held by what still
+		// runs inside it) and its veth: clear both, or the veth cannot be made again.
+		clearNamespace(h.ns, "xct-v"+h.name[1:])
 		run(t, "ip", "netns", "add", h.ns)
 		run(t, "ip", "link", "add", "xct-v"+h.name[1:], "type", "veth", "peer", "name", "eth0", "netns", h.ns)
 		run(t, "ip", "addr", "add", h.gw+"/24", "dev", "xct-v"+h.name[1:])
@@ -223,4 +224,20 @@ func TestPlaybooksOverSSH(t *testing.T) {
 func dsnVia(d dbx.DSN, host string) string {
 	d.Host = host
 	return d.URL()
+}
+
+// clearNamespace ends what this test started inside the namespace ns (payd, sshd),
+// then removes the host side of its veth and the namespace itself; each part may
+// already be gone.
+func clearNamespace(ns, veth string) {
+	if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
+		for _, f := range strings.Fields(string(out)) {
+			var pid int
+			if _, err := fmt.Sscan(f, &pid); err == nil && pid > 1 {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	exec.Command("ip", "link", "del", veth).Run()
+	exec.Command("ip", "netns", "del", ns).Run()
 }
