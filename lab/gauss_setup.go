@@ -224,46 +224,13 @@ func (g *gauss) startFront(ctx context.Context) error {
 	if g.frontRunning() {
 		return nil
 	}
-	bin, err := frontBinary(g.bin)
-	if err != nil {
-		return err
-	}
-	if !portFree(g.s.GaussPort) {
-		return fmt.Errorf("port %d is taken by another program: stop it or create the lab with --gauss-port", g.s.GaussPort)
-	}
-	logPath := filepath.Join(g.dir, "front.log")
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(bin, "lab", "gauss-front", "--dir", g.s.Dir)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	err = cmd.Start()
-	logf.Close()
-	if err != nil {
-		return fmt.Errorf("start the gauss front (%s): %w", bin, err)
-	}
-	if err := proc.WritePIDFile(g.frontPIDFile(), cmd.Process.Pid); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	return waitFor(ctx, "gauss front", 15*time.Second, func() error {
-		select {
-		case <-exited:
-			return errGaveUp{fmt.Errorf("the gauss front exited: %s", tailFile(logPath, 600))}
-		default:
-		}
-		if portFree(g.s.GaussPort) {
-			return fmt.Errorf("port %d not open yet", g.s.GaussPort)
-		}
-		return nil
-	})
+	return startFrontProcess(ctx, frontSpec{bin: g.bin, labDir: g.s.Dir, port: g.s.GaussPort,
+		log: filepath.Join(g.dir, "front.log"), pidFile: g.frontPIDFile()})
 }
 
-// RunFront serves the lab's gauss front until ctx ends (`xckit lab gauss-front`).
-func RunFront(ctx context.Context, dir string, log *slog.Logger) error {
+// RunFront serves the lab's gauss front until ctx ends (`xckit lab gauss-front`):
+// node 0 stands before the primary, node n before standby n.
+func RunFront(ctx context.Context, dir string, node int, log *slog.Logger) error {
 	o := Options{Dir: dir, Log: log}.withDefaults()
 	s, ok, err := loadState(o.Dir)
 	if err != nil {
@@ -273,8 +240,18 @@ func RunFront(ctx context.Context, dir string, log *slog.Logger) error {
 		return fmt.Errorf("no lab in %s", o.Dir)
 	}
 	g := &gauss{s: s, log: o.Log, dir: filepath.Join(s.Dir, "gauss")}
+	port, socket := s.GaussPort, g.socket()
+	if node > 0 {
+		if node > s.GaussStandbys {
+			return fmt.Errorf("the lab in %s has %d gauss standbys, not %d", o.Dir, s.GaussStandbys, node)
+		}
+		sb := &standby{g: g, n: node}
+		port, socket = sb.frontPort(), sb.socket()
+	}
+	// One store of verifiers for every node: on openGauss they live in the catalog,
+	// which the standbys replay.
 	return gaussfront.Serve(ctx, gaussfront.Options{
-		Listen: fmt.Sprintf("127.0.0.1:%d", s.GaussPort), Socket: g.socket(), Users: g.users(),
+		Listen: fmt.Sprintf("127.0.0.1:%d", port), Socket: socket, Users: g.users(),
 		Banner: Banner(), InitialUser: s.GaussInitialUser, Log: o.Log,
 	})
 }

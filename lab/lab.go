@@ -36,6 +36,9 @@ type Options struct {
 	// Parts limits the lab to some of its parts ("gauss", "legacy", "lb",
 	// "legacy-app"); none means all. Tests that need only the databases use it.
 	Parts []string
+	// GaussStandbys is how many streaming standbys of gauss the lab runs (lab up
+	// --gauss-standbys); more than the lab has adds them, fewer keeps them.
+	GaussStandbys int
 	// XckitBin is the xckit the lab's site.yaml names for starting and stopping the
 	// legacy application (default: this executable).
 	XckitBin string
@@ -71,6 +74,7 @@ type State struct {
 	GaussPort     int    `json:"gauss_port"`
 	LegacyPort    int    `json:"legacy_port"`
 	LBPort        int    `json:"lb_port"`
+	GaussStandbys int    `json:"gauss_standbys,omitempty"`
 	LegacyAppPort int    `json:"legacy_app_port"`
 	NewAppPort    int    `json:"new_app_port"`
 	MerchantID    string `json:"merchant_id"`
@@ -151,6 +155,9 @@ func ensureState(o Options) (State, error) {
 			s.LegacyAppPort, s.NewAppPort = appPorts(s.LBPort)
 			changed = true
 		}
+		if o.GaussStandbys > s.GaussStandbys {
+			s.GaussStandbys, changed = o.GaussStandbys, true
+		}
 		if o.PaydBin != "" && o.PaydBin != s.PaydBin {
 			s.PaydBin, changed = o.PaydBin, true
 		}
@@ -170,6 +177,7 @@ func ensureState(o Options) (State, error) {
 		LegacyAdminUser: "xcadmin", LegacyAdminPass: password(), LegacyAppPass: password(),
 		Database: "payd", CreatedAt: time.Now().UTC().Truncate(time.Second),
 		MerchantID: LabMerchant, MerchantKey: "lab-" + password(), PaydBin: o.PaydBin,
+		GaussStandbys: o.GaussStandbys,
 	}
 	s.LegacyAppPort, s.NewAppPort = appPorts(o.LBPort)
 	return s, saveState(s)
@@ -222,7 +230,11 @@ func parts(s State, o Options) ([]part, error) {
 	// Named on its own (the site's legacy.start), the legacy payd starts whatever the
 	// route; as part of the whole lab it respects the route a runbook chose.
 	app.asked = slices.Contains(o.Parts, app.name())
-	all := []part{g, newLegacy(s, o.Log), newLB(s, o.Log), app}
+	all := []part{g}
+	for n := 1; n <= s.GaussStandbys; n++ {
+		all = append(all, &standby{g: g, n: n})
+	}
+	all = append(all, newLegacy(s, o.Log), newLB(s, o.Log), app)
 	if len(o.Parts) == 0 {
 		return all, nil
 	}
@@ -233,7 +245,7 @@ func parts(s State, o Options) ([]part, error) {
 		}
 	}
 	if len(out) != len(o.Parts) {
-		return nil, fmt.Errorf("unknown lab part in %v: the parts are gauss, legacy, lb, legacy-app", o.Parts)
+		return nil, fmt.Errorf("unknown lab part in %v: the parts are gauss, gauss-standby<n> (lab up --gauss-standbys), legacy, lb, legacy-app", o.Parts)
 	}
 	return out, nil
 }
@@ -394,11 +406,26 @@ func EnvOf(o Options) (Env, error) {
 	return s.env(), nil
 }
 
+// gaussNodes is the host list of the lab's gauss DSNs: the primary's front, then
+// every standby's, and the parameter that keeps the driver on the node that
+// accepts writes.
+func (s State) gaussNodes() (hosts, params string) {
+	hosts = fmt.Sprintf("127.0.0.1:%d", s.GaussPort)
+	for n := 1; n <= s.GaussStandbys; n++ {
+		hosts += fmt.Sprintf(",127.0.0.1:%d", s.GaussPort+2*n)
+	}
+	if s.GaussStandbys > 0 {
+		params = "?target_session_attrs=read-write"
+	}
+	return hosts, params
+}
+
 func (s State) env() Env {
+	hosts, params := s.gaussNodes()
 	return Env{
-		GaussDSN:         fmt.Sprintf("opengauss://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.GaussAppPass, s.GaussPort, s.Database),
-		GaussAdminDSN:    fmt.Sprintf("opengauss://%s:%s@127.0.0.1:%d/postgres", s.GaussAdminUser, s.GaussAdminPass, s.GaussPort),
-		GaussCDCDSN:      fmt.Sprintf("opengauss://%s:%s@127.0.0.1:%d/%s", s.GaussCDCUser, s.GaussCDCPass, s.GaussPort, s.Database),
+		GaussDSN:         fmt.Sprintf("opengauss://%s:%s@%s/%s%s", s.AppUser, s.GaussAppPass, hosts, s.Database, params),
+		GaussAdminDSN:    fmt.Sprintf("opengauss://%s:%s@%s/postgres%s", s.GaussAdminUser, s.GaussAdminPass, hosts, params),
+		GaussCDCDSN:      fmt.Sprintf("opengauss://%s:%s@%s/%s%s", s.GaussCDCUser, s.GaussCDCPass, hosts, s.Database, params),
 		GaussPostgresDSN: fmt.Sprintf("postgres://%s@localhost/%s?host=%s&port=%d", s.GaussInitialUser, s.Database, filepath.Join(s.Dir, "gauss"), s.GaussPort+1),
 		GaussPostgresTCP: fmt.Sprintf("127.0.0.1:%d", s.GaussPort+1),
 		LegacyDSN:        fmt.Sprintf("mysql://%s:%s@127.0.0.1:%d/%s", s.AppUser, s.LegacyAppPass, s.LegacyPort, s.Database),

@@ -17,6 +17,7 @@ func labFlags(withPorts bool) []cli.Flag {
 			&cli.IntFlag{Name: "gauss-port", Usage: "port of the openGauss stand-in (when the lab is created)", Value: lab.DefaultGaussPort},
 			&cli.IntFlag{Name: "legacy-port", Usage: "port of the legacy MariaDB (when the lab is created)", Value: lab.DefaultLegacyPort},
 			&cli.IntFlag{Name: "lb-port", Usage: "port of the nginx balancer (when the lab is created)", Value: lab.DefaultLBPort},
+			&cli.IntFlag{Name: "gauss-standbys", Usage: "streaming standbys of gauss, `N` (PostgreSQL physical replicas, each behind a front on gauss port + 2n); the DSNs become cluster DSNs"},
 		)
 	}
 	return fs
@@ -26,6 +27,7 @@ func labOptions(c *cli.Context) lab.Options {
 	o := lab.Options{Dir: c.String("dir"), Log: logger(c), Parts: splitList(c.String("parts"))}
 	if c.Command.Name == "up" {
 		o.GaussPort, o.LegacyPort, o.LBPort = c.Int("gauss-port"), c.Int("legacy-port"), c.Int("lb-port")
+		o.GaussStandbys = c.Int("gauss-standbys")
 	}
 	return o
 }
@@ -39,7 +41,7 @@ func labCommand() *cli.Command {
 			{
 				Name:      "up",
 				Usage:     "create and start the lab (idempotent); waits until every part answers",
-				UsageText: "xckit lab up [--dir DIR] [--gauss-port N] [--legacy-port N] [--lb-port N]\n\nExample:\n   xckit lab up && xckit lab status",
+				UsageText: "xckit lab up [--dir DIR] [--gauss-port N] [--legacy-port N] [--lb-port N] [--gauss-standbys N]\n\nExample:\n   xckit lab up && xckit lab status\n   xckit lab up --gauss-standbys 1   # a primary and a streaming standby",
 				Flags:     labFlags(true),
 				Action: func(c *cli.Context) error {
 					st, err := lab.Up(c.Context, labOptions(c))
@@ -91,9 +93,9 @@ func labCommand() *cli.Command {
 				Name:   "gauss-front",
 				Usage:  "serve the lab's openGauss front (lab up starts it; see docs/opengauss.md)",
 				Hidden: true,
-				Flags:  labFlags(false),
+				Flags:  append(labFlags(false), &cli.IntFlag{Name: "node", Usage: "0: the primary; n: standby n"}),
 				Action: func(c *cli.Context) error {
-					return lab.RunFront(c.Context, c.String("dir"), logger(c))
+					return lab.RunFront(c.Context, c.String("dir"), c.Int("node"), logger(c))
 				},
 			},
 			{

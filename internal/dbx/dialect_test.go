@@ -100,6 +100,10 @@ func TestParseDSNAndRedact(t *testing.T) {
 		{"oracle://u:topsecret@h/db", `unknown scheme "oracle"`},
 		{"postgres://u:topsecret@h:99999/db", "port"},
 		{"postgres://h:5432/db", "no user"},
+		{"opengauss://u:topsecret@h1:5432,h2:x/db", `host 2 of 2: port "x"`},
+		{"opengauss://u:topsecret@h1:5432,h2:0/db", "host 2 of 2: port"},
+		{"mysql://u:topsecret@h1:3306,h2:3306/db", "only openGauss/PostgreSQL DSNs may list"},
+		{"opengauss://u:topsecret@h1,h2/db?target_session_attrs=master", "target_session_attrs"},
 	}
 	for _, b := range bad {
 		_, err := ParseDSN(b.in)
@@ -109,6 +113,28 @@ func TestParseDSNAndRedact(t *testing.T) {
 		if err != nil && strings.Contains(err.Error(), "topsecret") {
 			t.Errorf("ParseDSN(%q) error leaks the password: %v", b.in, err)
 		}
+	}
+	for in, want := range map[string]string{
+		"opengauss://pay:pw@h1:5432,h2,[fd00::3]:5433/payd?target_session_attrs=read-write": "opengauss://pay:xxxxx@h1:5432,h2:5432,[fd00::3]:5433/payd?target_session_attrs=read-write",
+		"postgres://pay:pw@h1/payd": "postgres://pay:xxxxx@h1:5432/payd",
+	} {
+		d, err := ParseDSN(in)
+		if err != nil {
+			t.Fatalf("ParseDSN(%q): %v", in, err)
+		}
+		if got := d.String(); got != want {
+			t.Errorf("ParseDSN(%q).String() = %q, want %q", in, got, want)
+		}
+		if n := d.Nodes(); len(n) != len(d.Endpoints()) || n[len(n)-1].Cluster() || n[0].Params.Has("target_session_attrs") {
+			t.Errorf("Nodes(%q) = %v: one single-node DSN per node, without target_session_attrs", in, n)
+		}
+	}
+	c, _ := ParseDSN("opengauss://pay:pw@h1:5432,h2:5433/payd?target_session_attrs=read-write&sslmode=disable")
+	if !c.Cluster() || c.Host != "h1" || c.More[0] != (Endpoint{"h2", 5433}) {
+		t.Errorf("cluster DSN parsed as %+v", c)
+	}
+	if n := c.Node(c.More[0]).URL(); n != "opengauss://pay:pw@h2:5433/payd?sslmode=disable" {
+		t.Errorf("Node(h2) = %s", n)
 	}
 	for in, want := range map[string]string{
 		"dial postgres://pay:hunter2@h:5432/db failed": "dial postgres://pay:xxxxx@h:5432/db failed",
