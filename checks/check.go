@@ -50,6 +50,7 @@ type Target struct {
 	Legacy  *dbx.DB
 	LegErr  error
 	CDCUser string // the user whose rights db.cdc_user checks (default: the DSN's)
+	CDCSlot string // the slot db.cluster.slots looks for on every node (default DefaultCDCSlot)
 }
 
 // Check is one preflight item.

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/xckit/xckit/internal/dbx"
 )
@@ -48,6 +49,13 @@ func (s side) reachable(id, title string) Check {
 				return failed("a connection", dbx.Redact(err.Error()), s.reachRemedy)
 			}
 			return skip("no " + s.flag + " given")
+		}
+		if db.DSN.Cluster() {
+			at, err := db.ServedBy(ctx)
+			if err != nil {
+				return failed("a connection", dbx.Redact(err.Error()), s.reachRemedy)
+			}
+			return pass("a connection", fmt.Sprintf("connected as %s to %s, the node of %d that accepts writes", db.DSN.User, at, len(db.DSN.Endpoints())))
 		}
 		return pass("a connection", "connected as "+db.DSN.User+" to "+db.DSN.Host)
 	}}

@@ -26,6 +26,10 @@ func dbChecks(p *profiles.Profile) []Check {
 		dbCheck("db.connections", "Connection headroom", checkDbConnections(p)),
 		dbCheck("db.primary_keys", "Every table has a primary key", checkDbPrimaryKeys(p)),
 		dbCheck("db.timezone", "Time zone", checkDbTimezone(p)),
+		dbCheck("db.cluster.nodes", "Every node's role and replication", checkDbClusterNodes),
+		dbCheck("db.cluster.sync", "Commits wait for a standby", checkDbClusterSync),
+		dbCheck("db.cluster.slots", "CDC slot on every node", checkDbClusterSlots),
+		dbCheck("db.backup", "Ready for point-in-time recovery", checkDbBackup),
 	}
 	keys := make([]string, 0, len(d.Parameters))
 	for k := range d.Parameters {

@@ -48,6 +48,8 @@ func compatSQL(initialUser string) []string {
 		"SET allow_system_table_mods = on",
 		"CREATE OR REPLACE FUNCTION pg_catalog.pg_current_xlog_location() RETURNS text LANGUAGE sql VOLATILE AS 'SELECT pg_catalog.pg_current_wal_lsn()::text'",
 		"CREATE OR REPLACE FUNCTION pg_catalog.pg_current_xlog_insert_location() RETURNS text LANGUAGE sql VOLATILE AS 'SELECT pg_catalog.pg_current_wal_insert_lsn()::text'",
+		// A standby's received position (openGauss: xlogfuncs.cpp, text).
+		"CREATE OR REPLACE FUNCTION pg_catalog.pg_last_xlog_receive_location() RETURNS text LANGUAGE sql VOLATILE AS 'SELECT pg_catalog.pg_last_wal_receive_lsn()::text'",
 		diff("text", "text"), diff("pg_lsn", "pg_lsn"), diff("text", "pg_lsn"), diff("pg_lsn", "text"),
 		"CREATE OR REPLACE FUNCTION pg_catalog.pg_terminate_session(bigint, bigint) RETURNS boolean LANGUAGE sql VOLATILE STRICT AS 'SELECT pg_catalog.pg_terminate_backend($1::integer)'",
 		"RESET allow_system_table_mods",
@@ -149,7 +151,8 @@ var mppdbSource []byte
 func buildPlugin(ctx context.Context, libDir string, as runAs) error {
 	so, src := filepath.Join(libDir, "mppdb_decoding.so"), filepath.Join(libDir, "mppdb_decoding.c")
 	if have, err := os.ReadFile(src); err == nil && bytes.Equal(have, mppdbSource) {
-		if _, err := os.Stat(so); err == nil {
+		_, errWal := os.Stat(filepath.Join(libDir, "libpqwalreceiver.so"))
+		if _, err := os.Stat(so); err == nil && errWal == nil {
 			return nil
 		}
 	}
@@ -197,9 +200,16 @@ func buildPlugin(ctx context.Context, libDir string, as runAs) error {
 	if err := os.Rename(tmp, so); err != nil {
 		return err
 	}
-	link := filepath.Join(libDir, "pgoutput.so")
-	os.Remove(link)
-	return os.Symlink(filepath.Join(pkglib, "pgoutput.so"), link)
+	// pgoutput (openGauss ships it) and the walreceiver a standby loads to follow its
+	// primary: the library path is this directory alone.
+	for _, lib := range []string{"pgoutput.so", "libpqwalreceiver.so"} {
+		link := filepath.Join(libDir, lib)
+		os.Remove(link)
+		if err := os.Symlink(filepath.Join(pkglib, lib), link); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // frontBinary is the xckit that serves the front (`xckit lab gauss-front`): the

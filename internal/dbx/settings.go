@@ -57,7 +57,7 @@ func (d Dialect) SetParameterHint(name, value string) string {
 // restartParameters take effect only when the server restarts (PostgreSQL's and
 // openGauss's postmaster context) among those xckit checks.
 var restartParameters = map[string]bool{
-	"wal_level": true, "max_replication_slots": true, "max_wal_senders": true, "max_connections": true,
+	"wal_level": true, "archive_mode": true, "max_replication_slots": true, "max_wal_senders": true, "max_connections": true,
 	"shared_buffers": true, "wal_buffers": true, "max_prepared_transactions": true, "enable_thread_pool": true,
 	"max_process_memory": true, "port": true, "listen_addresses": true,
 }

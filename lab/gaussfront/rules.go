@@ -56,6 +56,21 @@ var renames = []struct{ column, catalog, postgres string }{
 	// pg_database.datcompatibility: the lab's databases are all PG-compatible (A, B
 	// and C modes cannot be reproduced on PostgreSQL; see DBCOMPATIBILITY below).
 	{"datcompatibility", "pg_database", "'PG'::name"},
+	// pg_stat_replication names its positions after the sender and the receiver on
+	// openGauss (system_views.sql: sender_sent_location, receiver_write_location,
+	// receiver_flush_location, receiver_replay_location).
+	{"sender_sent_location", "pg_stat_replication", "sent_lsn"},
+	{"receiver_write_location", "pg_stat_replication", "write_lsn"},
+	{"receiver_flush_location", "pg_stat_replication", "flush_lsn"},
+	{"receiver_replay_location", "pg_stat_replication", "replay_lsn"},
+}
+
+// openGaussSettings are openGauss parameters PostgreSQL lacks, with the value the
+// lab's gauss shows for SHOW (openGauss's defaults, guc.cpp): enable_slot_log off
+// (logical slots stay on the primary, as on the PostgreSQL underneath),
+// most_available_sync off, archive_dest empty.
+var openGaussSettings = map[string]string{
+	"enable_slot_log": "off", "most_available_sync": "off", "archive_dest": "",
 }
 
 // UniqueColumns tells the columns of a table's unique indexes (its primary key's
@@ -157,6 +172,10 @@ func rewrite(st *statement, k int, banner string) bool {
 			v = ServerVersionNum
 		}
 		st.replace(0, 2, fmt.Sprintf("SELECT '%s'::text AS %s", v, st.at(1).lower()))
+		return true
+	case k == 0 && t.word("show") && st.at(1).kind == tokWord && hasSetting(st.at(1).lower()):
+		name := st.at(1).lower()
+		st.replace(0, 2, fmt.Sprintf("SELECT '%s'::text AS %s", openGaussSettings[name], name))
 		return true
 	case t.word("version") && st.at(k+1).text == "(" && st.at(k+2).text == ")":
 		st.replace(k, 3, "'"+strings.ReplaceAll(banner, "'", "''")+"'::text")
@@ -326,3 +345,5 @@ func weakPassword(role, pw string) string {
 	}
 	return ""
 }
+
+func hasSetting(name string) bool { _, ok := openGaussSettings[name]; return ok }
