@@ -20,6 +20,11 @@ type InitOptions struct {
 	Tables []string // patterns; none = all
 	// CreateTables creates source tables missing on a MySQL/MariaDB target.
 	CreateTables bool
+	// AfterFailover accepts a gap: legacy has a checkpoint, and the slot is missing on
+	// the node that accepts writes now (or confirms past the checkpoint). The slot is
+	// made there and the checkpoint moved to it; the result names the gap, which
+	// xckit verify --repair closes. Without it such an init is refused.
+	AfterFailover bool
 }
 
 // InitResult says what init found and did.
@@ -31,6 +36,18 @@ type InitResult struct {
 	Tables     []string `json:"tables"`
 	Created    []string `json:"created_tables,omitempty"`
 	Checkpoint string   `json:"checkpoint"`
+	// Gap, after --after-failover: what legacy may lack, from the old checkpoint to
+	// the new slot's start; repair from RepairSince.
+	Gap *InitGap `json:"gap,omitempty"`
+}
+
+// InitGap is the window an init after a failover leaves to the repair.
+type InitGap struct {
+	Node        string    `json:"node"`
+	From        string    `json:"from_lsn"` // legacy's checkpoint before
+	To          string    `json:"to_lsn"`   // the new slot's start
+	LastCommit  time.Time `json:"last_applied_commit,omitzero"`
+	RepairSince time.Time `json:"repair_since,omitzero"`
 }
 
 // Init checks both sides and creates the slot and the checkpoint. Run it while no one
@@ -86,6 +103,23 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 	if err != nil {
 		return res, err
 	}
+	before, had, err := sink.Checkpoint(ctx)
+	if err != nil {
+		return res, err
+	}
+	var gap *GapError
+	if had {
+		// A stream legacy already follows: a new slot, or one past the checkpoint,
+		// would start after changes legacy never got. Refused, unless told.
+		if err := guardSlot(ctx, o.Source, o.Slot, before); err != nil {
+			if !errors.As(err, &gap) {
+				return res, err
+			}
+			if !o.AfterFailover {
+				return res, fmt.Errorf("cdc init refused: %w", gap)
+			}
+		}
+	}
 	if exists {
 		if info.Plugin != res.Plugin {
 			return res, fmt.Errorf("slot %s exists with plugin %s, not %s: drop it (xckit cdc drop) or use another --slot", o.Slot, info.Plugin, res.Plugin)
@@ -106,12 +140,15 @@ func Init(ctx context.Context, o InitOptions) (InitResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if !ok || res.SlotMade {
+	if !ok || res.SlotMade || gap != nil {
 		// A new slot starts a new stream: its checkpoint starts at the slot.
 		if err := sink.SetCheckpoint(ctx, start, 0); err != nil {
 			return res, err
 		}
 		cp.LSN = start
+	}
+	if gap != nil {
+		res.Gap = &InitGap{Node: gap.Node, From: gap.Applied.String(), To: start.String(), LastCommit: gap.Commit, RepairSince: gap.RepairSince()}
 	}
 	res.Checkpoint = cp.LSN.String()
 	return res, nil

@@ -16,6 +16,11 @@ type SQLReader struct {
 	batch int
 	query string
 	opts  []any
+	// Applied, when set, is legacy's checkpoint as the pipeline knows it; the reader
+	// then checks the slot against it (guardSlot) before its first read and after
+	// every lost connection, and a read that finds the slot gone is a GapError.
+	Applied func(context.Context) (Checkpoint, error)
+	guarded bool
 }
 
 // NewSQLReader reads slot on db with the plugin's decoder, batch changes at a time.
@@ -33,9 +38,23 @@ func NewSQLReader(db *dbx.DB, slot string, dec Decoder, batch int) *SQLReader {
 
 // Next returns the complete transactions available now (possibly none), in commit order.
 func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
+	if r.Applied != nil && !r.guarded {
+		if err := r.guard(ctx); err != nil {
+			return nil, err
+		}
+		r.guarded = true
+	}
 	args := append([]any{r.slot, r.batch}, r.opts...)
 	rows, err := r.db.QueryContext(ctx, r.query, args...)
 	if err != nil {
+		if dbx.IsTransient(err) {
+			r.guarded = false // the next connection may reach another node
+		}
+		if r.Applied != nil && dbx.IsUndefinedObject(err) {
+			if gerr := r.guard(ctx); gerr != nil {
+				return nil, gerr
+			}
+		}
 		return nil, fmt.Errorf("peek slot %s: %w", r.slot, err)
 	}
 	defer rows.Close()
@@ -76,9 +95,21 @@ func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
 	return txns, rows.Err()
 }
 
+func (r *SQLReader) guard(ctx context.Context) error {
+	cp, err := r.Applied(ctx)
+	if err != nil {
+		return err
+	}
+	return guardSlot(ctx, r.db, r.slot, cp)
+}
+
 // CurrentLSN is the source's current write position.
 func (r *SQLReader) CurrentLSN(ctx context.Context) (LSN, error) {
-	return CurrentLSN(ctx, r.db)
+	lsn, err := CurrentLSN(ctx, r.db)
+	if err != nil && dbx.IsTransient(err) {
+		r.guarded = false
+	}
+	return lsn, err
 }
 
 // CurrentLSN reads a PostgreSQL-family database's current write position.

@@ -93,14 +93,30 @@ func (o RunOptions) source(ctx context.Context) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
+	sink := NewSink(o.Target, o.Slot)
+	applied := func(ctx context.Context) (Checkpoint, error) {
+		cp, ok, err := sink.Checkpoint(ctx)
+		if err == nil && !ok {
+			err = fmt.Errorf("the target has no checkpoint for slot %s: run xckit cdc init first", o.Slot)
+		}
+		return cp, err
+	}
 	if !ok {
-		return nil, fmt.Errorf("the source has no slot %s: run xckit cdc init first", o.Slot)
+		if _, had, err := sink.Checkpoint(ctx); err != nil {
+			return nil, err
+		} else if !had {
+			return nil, fmt.Errorf("the source has no slot %s: run xckit cdc init first", o.Slot)
+		}
+		cp, _ := applied(ctx)
+		return nil, guardSlot(ctx, o.Source, o.Slot, cp) // a stream whose slot is gone
 	}
 	dec, err := DecoderFor(info.Plugin)
 	if err != nil {
 		return nil, err
 	}
-	return NewSQLReader(o.Source, o.Slot, dec, o.Batch), nil
+	r := NewSQLReader(o.Source, o.Slot, dec, o.Batch)
+	r.Applied = applied
+	return r, nil
 }
 
 // Judge lists what is wrong with a status against the profile's limits (none:

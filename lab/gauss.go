@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/xckit/xckit/internal/proc"
 	"github.com/xckit/xckit/lab/gaussfront"
@@ -71,6 +73,9 @@ func (g *gauss) up(ctx context.Context) error {
 		if err := g.initdb(ctx); err != nil {
 			return err
 		}
+	}
+	if err := g.allowPlugins(ctx); err != nil {
+		return err
 	}
 	if !g.running() {
 		pgctl, err := findBinary("pg_ctl")
@@ -163,4 +168,52 @@ func (g *gauss) socketDSN(db string) string {
 
 func (g *gauss) users() gaussfront.Users {
 	return gaussfront.Users{Path: filepath.Join(g.dir, "users.json"), Iteration: gaussfront.DefaultIteration}
+}
+
+// allowPlugins lets the lab's output plugins be named by REPLICATION users where the
+// PostgreSQL has output_plugin_libraries (Debian's 15.20 added it, default
+// "pgoutput, test_decoding"): mppdb_decoding is what openGauss ships. Which
+// libraries load at all stays limited by dynamic_library_path (the lab's own
+// directory). A running server reloads.
+func (g *gauss) allowPlugins(ctx context.Context) error {
+	postgres, err := findBinary("postgres")
+	if err != nil {
+		return nil // pg_ctl's own lookup reports a missing PostgreSQL
+	}
+	if real, err := filepath.EvalSymlinks(postgres); err == nil {
+		postgres = real
+	}
+	out, _ := exec.CommandContext(ctx, postgres, "--describe-config").Output()
+	if !strings.Contains(string(out), "output_plugin_libraries") {
+		return nil
+	}
+	conf := filepath.Join(g.data(), "postgresql.conf")
+	have, err := os.ReadFile(conf)
+	if err != nil {
+		return err
+	}
+	const line = "output_plugin_libraries = 'mppdb_decoding, pgoutput, test_decoding, wal2json'"
+	if strings.Contains(string(have), line) {
+		return nil
+	}
+	f, err := os.OpenFile(conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString("\n" + line + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || !g.running() {
+		return err
+	}
+	pgctl, err := findBinary("pg_ctl")
+	if err != nil {
+		return err
+	}
+	cmd, err := g.as.command(ctx, pgctl, "-D", g.data(), "reload")
+	if err != nil {
+		return err
+	}
+	return run(cmd)
 }

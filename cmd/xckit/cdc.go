@@ -140,7 +140,8 @@ func cdcCommand() *cli.Command {
 				Usage:     "check both sides, create the slot and the checkpoint (idempotent); run before the new side's first write",
 				UsageText: "xckit cdc init --source DSN --target DSN [--slot NAME] [--plugin P] [--tables a,b]\n\nExample:\n   xckit cdc init --source opengauss://cdc:pw@10.0.0.5:5432/payd --target mysql://payd:pw@10.0.0.9:3306/payd",
 				Flags: append(cdcFlags(), &cli.StringFlag{Name: "plugin", Usage: "decoding plugin (default: mppdb_decoding on openGauss, test_decoding on PostgreSQL)"},
-					&cli.BoolFlag{Name: "create-tables", Usage: "create source tables missing on a MySQL/MariaDB target (type mapping: docs/cdc.md)"}),
+					&cli.BoolFlag{Name: "create-tables", Usage: "create source tables missing on a MySQL/MariaDB target (type mapping: docs/cdc.md)"},
+					&cli.BoolFlag{Name: "after-failover", Usage: "legacy has a checkpoint but the slot is missing on the node that accepts writes (or is ahead): make it there and name the gap for verify --repair (docs/rollback.md, \"The primary changed\")"}),
 				Action: cdcInit,
 			},
 			{

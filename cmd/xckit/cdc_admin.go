@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -25,7 +26,7 @@ func cdcInit(c *cli.Context) error {
 	defer src.Close()
 	defer dst.Close()
 	res, err := cdc.Init(c.Context, cdc.InitOptions{Source: src, Target: dst, Slot: c.String("slot"), Plugin: c.String("plugin"),
-		Tables: patterns(c), CreateTables: c.Bool("create-tables")})
+		Tables: patterns(c), CreateTables: c.Bool("create-tables"), AfterFailover: c.Bool("after-failover")})
 	if err != nil {
 		return failed("cdc init: %w", err)
 	}
@@ -38,6 +39,14 @@ func cdcInit(c *cli.Context) error {
 			fmt.Fprintf(w, "created on the target: %s\n", strings.Join(res.Created, ", "))
 		}
 		fmt.Fprintf(w, "slot %s (%s) %s at %s; checkpoint %s\ntables: %s\n", res.Slot, res.Plugin, verb, res.StartLSN, res.Checkpoint, strings.Join(res.Tables, ", "))
+		if g := res.Gap; g != nil {
+			since := "--since is not safe: nothing was applied before; compare everything"
+			if !g.RepairSince.IsZero() {
+				since = "--since " + g.RepairSince.Format(time.RFC3339)
+			}
+			fmt.Fprintf(w, "GAP: legacy had everything up to %s; the new slot on %s starts at %s. What the source committed between may be missing in legacy.\n"+
+				"next: xckit verify --repair --yes %s (same --source and --target), then xckit cdc run\n", g.From, g.Node, g.To, since)
+		}
 		return nil
 	})
 }

@@ -174,6 +174,13 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
+// IsUndefinedObject reports a reference to an object that does not exist, such as
+// a replication slot (SQLSTATE 42704 on PostgreSQL and openGauss alike).
+func IsUndefinedObject(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "42704"
+}
+
 // IsUndefinedTable reports a query on a table that does not exist (SQLSTATE 42P01 on
 // the PostgreSQL family, openGauss included; error 1146 on MySQL and MariaDB).
 func IsUndefinedTable(err error) bool {
