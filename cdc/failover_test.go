@@ -65,7 +65,9 @@ func TestFailoverStopsTheStreamAndTheRepairClosesTheGap(t *testing.T) {
 	run := func() (context.CancelFunc, chan error) {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
-		go func() { done <- cdc.Run(rctx, cdc.RunOptions{Source: src, Target: dst, Slot: slot, Tables: []string{"fo_items"}}) }()
+		go func() {
+			done <- cdc.Run(rctx, cdc.RunOptions{Source: src, Target: dst, Slot: slot, Tables: []string{"fo_items"}})
+		}()
 		return cancel, done
 	}
 	waitApplied := func() {

@@ -78,4 +78,3 @@ func guardSlot(ctx context.Context, source *dbx.DB, slot string, cp Checkpoint) 
 	}
 	return nil
 }
-
