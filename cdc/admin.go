@@ -271,6 +271,10 @@ func GetStatus(ctx context.Context, source, target *dbx.DB, slot string) (Status
 		return st, err
 	}
 	if !ok {
+		if cp, had, err := NewSink(target, slot).Checkpoint(ctx); err == nil && had {
+			// Legacy follows this stream: the slot went (a failover, a drop).
+			return st, guardSlot(ctx, source, slot, cp)
+		}
 		return st, fmt.Errorf("source has no slot %s: run xckit cdc init", slot)
 	}
 	st.Plugin, st.Active, st.ConfirmedLSN = info.Plugin, info.Active, info.Confirmed

@@ -118,6 +118,9 @@ func TestFailoverStopsTheStreamAndTheRepairClosesTheGap(t *testing.T) {
 	if n := count(t, dst); n != 100 {
 		t.Errorf("legacy holds %d rows after the stop, want the 100 applied before the failover", n)
 	}
+	if _, err := cdc.GetStatus(ctx, src, dst, slot); !errors.As(err, &gap) {
+		t.Errorf("cdc status with the slot gone should name the gap: %v", err)
+	}
 	// Starting again stops again: the gap is never skipped.
 	if err := cdc.Run(ctx, cdc.RunOptions{Source: src, Target: dst, Slot: slot}); !errors.As(err, &gap) {
 		t.Errorf("cdc run again, slot still missing: %v", err)
