@@ -30,10 +30,9 @@ vet: ## gofmt check, go vet, no build output or large non-test files tracked in 
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet ./...
 
-test: setup build vet ## every test (-race), lab integration tests included (the ansible fleet test on its own, after the rest); the test lab is removed afterwards
+test: setup build vet ## every test (-race), lab integration tests included; the test lab is removed afterwards
 	@set -o pipefail; status=0; \
-	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -race -count=1 -timeout 20m $$($(GO) list ./... | grep -v '/ansible$$') 2>&1 | tee .test.log || status=$$?; \
-	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -race -count=1 -timeout 20m ./ansible 2>&1 | tee -a .test.log || status=$$?; \
+	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -race -count=1 -timeout 20m ./... 2>&1 | tee .test.log || status=$$?; \
 	$(XCKIT) lab down --purge --dir $(TESTLAB_DIR) --log-level warn || true; \
 	rm -f $(TESTLAB_DIR).lock; \
 	exit $$status
