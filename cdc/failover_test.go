@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/labtest"
 	"github.com/xckit/xckit/lab"
 )
 
@@ -25,15 +25,8 @@ func TestFailoverStopsTheStreamAndTheRepairClosesTheGap(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: its own primary, standby and MariaDB")
 	}
-	dir, _ := os.MkdirTemp("", "xckit-cdc-failover-")
-	os.Chmod(dir, 0o755)
-	o := lab.Options{Dir: dir, GaussPort: 18732, LegacyPort: 18706, LBPort: 18700, GaussStandbys: 1, Parts: []string{"gauss", "gauss-standby1", "legacy"}}
-	t.Cleanup(func() { lab.Down(context.Background(), o, true); os.RemoveAll(dir) })
+	o, env := labtest.Own(t, "xckit-cdc-failover-", lab.Options{GaussPort: 18732, LegacyPort: 18706, LBPort: 18700, GaussStandbys: 1, Parts: []string{"gauss", "gauss-standby1", "legacy"}})
 	ctx := context.Background()
-	if _, err := lab.Up(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	env, _ := lab.EnvOf(o)
 	sd, _ := dbx.ParseDSN(env.GaussAdminDSN) // the cluster DSN: both nodes, read-write
 	sd.Database = "payd"
 	src, err := dbx.OpenDSN(ctx, sd, dbx.Options{})
@@ -97,7 +90,7 @@ func TestFailoverStopsTheStreamAndTheRepairClosesTheGap(t *testing.T) {
 
 	// The failover, with the run following: the primary stops, writes go nowhere for a
 	// moment, the standby is promoted and the cluster DSN reaches it.
-	if err := lab.Down(ctx, lab.Options{Dir: dir, Parts: []string{"gauss"}}, false); err != nil {
+	if err := lab.Down(ctx, lab.Options{Dir: o.Dir, Parts: []string{"gauss"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := lab.Promote(ctx, o, 1); err != nil {

@@ -57,10 +57,11 @@ func guardSlot(ctx context.Context, source *dbx.DB, slot string, cp Checkpoint) 
 	if err != nil {
 		return err
 	}
-	node := source.DSN.Host + fmt.Sprintf(":%d", source.DSN.Port)
-	if at, err := source.ServedBy(ctx); err == nil {
-		node = at.String()
+	at, err := source.ServedBy(ctx)
+	if err != nil {
+		at = dbx.Endpoint{Host: source.DSN.Host, Port: source.DSN.Port}
 	}
+	node := at.String()
 	gap := &GapError{Slot: slot, Node: node, Applied: max(cp.LSN, cp.SeenLSN), Commit: cp.CommitTime}
 	if !ok {
 		gap.Missing = true

@@ -2,12 +2,12 @@ package checks_test
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/xckit/xckit/checks"
 	"github.com/xckit/xckit/internal/dbx"
+	"github.com/xckit/xckit/internal/labtest"
 	"github.com/xckit/xckit/lab"
 )
 
@@ -19,15 +19,8 @@ func TestClusterChecksAcrossAFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: starts its own PostgreSQL primary and standby")
 	}
-	dir, _ := os.MkdirTemp("", "xckit-check-cluster-")
-	os.Chmod(dir, 0o755)
-	o := lab.Options{Dir: dir, GaussPort: 18632, LegacyPort: 18606, LBPort: 18600, GaussStandbys: 1, Parts: []string{"gauss", "gauss-standby1"}}
-	t.Cleanup(func() { lab.Down(context.Background(), o, true); os.RemoveAll(dir) })
+	o, env := labtest.Own(t, "xckit-check-cluster-", lab.Options{GaussPort: 18632, LegacyPort: 18606, LBPort: 18600, GaussStandbys: 1, Parts: []string{"gauss", "gauss-standby1"}})
 	ctx := context.Background()
-	if _, err := lab.Up(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	env, _ := lab.EnvOf(o)
 	if !strings.Contains(env.GaussAdminDSN, "127.0.0.1:18632,127.0.0.1:18634/") || !strings.Contains(env.GaussAdminDSN, "target_session_attrs=read-write") {
 		t.Fatalf("the lab's DSN should name both nodes: %s", dbx.Redact(env.GaussAdminDSN))
 	}
@@ -51,7 +44,7 @@ func TestClusterChecksAcrossAFailover(t *testing.T) {
 	}
 
 	// Failover: the primary goes, the standby is promoted.
-	if err := lab.Down(ctx, lab.Options{Dir: dir, Parts: []string{"gauss"}}, false); err != nil {
+	if err := lab.Down(ctx, lab.Options{Dir: o.Dir, Parts: []string{"gauss"}}, false); err != nil {
 		t.Fatal(err)
 	}
 	m = runDB(t, "lab", env.GaussAdminDSN, env.LegacyDSN)

@@ -135,3 +135,25 @@ func repoRoot() (string, error) {
 		}
 	}
 }
+
+// Own brings up a lab of the test's own (a fresh directory named after prefix, on the
+// ports and parts of o) and purges it when the test ends: for tests that stop,
+// restart or fail over its parts, which the shared lab must never see.
+func Own(t testing.TB, prefix string, o lab.Options) (lab.Options, lab.Env) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755) // PostgreSQL runs as another user and must reach it
+	o.Dir = dir
+	t.Cleanup(func() { lab.Down(context.Background(), o, true); os.RemoveAll(dir) })
+	if _, err := lab.Up(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	env, err := lab.EnvOf(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o, env
+}
