@@ -16,7 +16,6 @@ import (
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/internal/journal"
 	engine "github.com/xckit/xckit/internal/runbook"
-	"github.com/xckit/xckit/platform"
 	"github.com/xckit/xckit/profiles"
 )
 
@@ -505,22 +504,6 @@ func waitReady(ctx context.Context, url string, d time.Duration) error {
 }
 
 // smoke sends a signed debit and credit of one fen through the balancer.
-func smoke(ctx context.Context, o *op) (string, error) {
-	s := o.Site.Smoke
-	c := &platform.Client{BaseURL: strings.TrimRight(o.Site.Switch.Probe, "/"), Merchant: s.Merchant, Key: s.Key, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	id := fmt.Sprintf("xckit-%s-smoke-%d", o.rep.Kind, time.Now().UnixNano())
-	for _, typ := range []string{platform.Debit, platform.Credit} {
-		r, err := c.Pay(ctx, platform.PaymentRequest{ReqID: id + "-" + typ, Type: typ, AgreementID: s.Agreement, Amount: 1, Currency: "CNY", Channel: s.Channel})
-		if err != nil {
-			return "", fmt.Errorf("smoke %s through the balancer: %w", typ, err)
-		}
-		if r.Status != 200 {
-			return "", fmt.Errorf("smoke %s through the balancer: HTTP %d %s", typ, r.Status, r.Body)
-		}
-	}
-	return "debit and credit of 1 fen through the balancer: 200", nil
-}
-
 // db opens a side once per run: the steps share its pool, closed when the run ends
 // (a side that restarts meanwhile is reconnected by the pool).
 func (o *op) db(ctx context.Context, dsn, what string) (*dbx.DB, error) {
