@@ -180,3 +180,41 @@ func rowsOf(t *testing.T, db *dbx.DB) string {
 	}
 	return b.String()
 }
+
+// A slot that disappears (a failover) is a GapError wherever the reader meets it: at
+// its read, and at the advance after a batch was applied (the failover lands between
+// the apply and the advance; the run used to stop with the bare 42704 there).
+func TestSlotGoneIsAGapAtReadAndAtAdvance(t *testing.T) {
+	p := newPair(t, "legacy")
+	ctx := context.Background()
+	dec, _ := cdc.DecoderFor(labPlugin)
+	for _, at := range []string{"read", "advance"} {
+		t.Run(at, func(t *testing.T) {
+			slot := slotName(t)
+			if _, err := p.src.ExecContext(ctx, "SELECT * FROM pg_create_logical_replication_slot($1, $2)", slot, labPlugin); err != nil {
+				t.Fatal(err)
+			}
+			lsn, err := cdc.CurrentLSN(ctx, p.src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := cdc.NewSQLReader(p.src, slot, dec, 10)
+			r.Applied = func(context.Context) (cdc.Checkpoint, error) { return cdc.Checkpoint{LSN: lsn}, nil }
+			if _, err := r.Next(ctx); err != nil { // guarded: the slot is there
+				t.Fatal(err)
+			}
+			if _, err := p.src.ExecContext(ctx, "SELECT pg_drop_replication_slot($1)", slot); err != nil {
+				t.Fatal(err)
+			}
+			if at == "read" {
+				_, err = r.Next(ctx)
+			} else {
+				err = r.Confirm(ctx, lsn)
+			}
+			var gap *cdc.GapError
+			if !errors.As(err, &gap) || !gap.Missing || gap.Applied != lsn {
+				t.Fatalf("slot gone at the %s: want a GapError from %s, got %v", at, lsn, err)
+			}
+		})
+	}
+}

@@ -47,13 +47,8 @@ func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
 	args := append([]any{r.slot, r.batch}, r.opts...)
 	rows, err := r.db.QueryContext(ctx, r.query, args...)
 	if err != nil {
-		if dbx.IsTransient(err) {
-			r.guarded = false // the next connection may reach another node
-		}
-		if r.Applied != nil && dbx.IsUndefinedObject(err) {
-			if gerr := r.guard(ctx); gerr != nil {
-				return nil, gerr
-			}
+		if gerr := r.sourceFailed(ctx, err); gerr != nil {
+			return nil, gerr
 		}
 		return nil, fmt.Errorf("peek slot %s: %w", r.slot, err)
 	}
@@ -95,6 +90,21 @@ func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
 	return txns, rows.Err()
 }
 
+// sourceFailed looks at an error from the source, wherever the reader met it (peek,
+// current position, advance): after a lost connection the next may reach another
+// node, so the slot is checked again before the next read; a slot that is gone is a
+// GapError when the checkpoint is known. It returns that error, or nil when err
+// stands as it is.
+func (r *SQLReader) sourceFailed(ctx context.Context, err error) error {
+	if dbx.IsTransient(err) {
+		r.guarded = false
+	}
+	if r.Applied != nil && dbx.IsUndefinedObject(err) {
+		return r.guard(ctx)
+	}
+	return nil
+}
+
 func (r *SQLReader) guard(ctx context.Context) error {
 	cp, err := r.Applied(ctx)
 	if err != nil {
@@ -106,8 +116,10 @@ func (r *SQLReader) guard(ctx context.Context) error {
 // CurrentLSN is the source's current write position.
 func (r *SQLReader) CurrentLSN(ctx context.Context) (LSN, error) {
 	lsn, err := CurrentLSN(ctx, r.db)
-	if err != nil && dbx.IsTransient(err) {
-		r.guarded = false
+	if err != nil {
+		if gerr := r.sourceFailed(ctx, err); gerr != nil {
+			return 0, gerr
+		}
 	}
 	return lsn, err
 }
@@ -124,6 +136,11 @@ func CurrentLSN(ctx context.Context, db *dbx.DB) (LSN, error) {
 // Confirm advances the slot to upTo: the source may now recycle what comes before it.
 func (r *SQLReader) Confirm(ctx context.Context, upTo LSN) error {
 	if _, err := r.db.ExecContext(ctx, r.db.Dialect.AdvanceSlotSQL(), r.slot, upTo.String()); err != nil {
+		// The failover can land between the apply and the advance: the checkpoint
+		// holds the batch, the slot on the new primary is gone.
+		if gerr := r.sourceFailed(ctx, err); gerr != nil {
+			return gerr
+		}
 		return fmt.Errorf("advance slot %s to %s: %w", r.slot, upTo, err)
 	}
 	return nil

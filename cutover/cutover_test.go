@@ -319,11 +319,17 @@ type storyLab struct {
 
 func newStoryLab(t testing.TB, prefix string, gaussPort, legacyPort, lbPort int) *storyLab {
 	t.Helper()
+	return newStoryLabWith(t, prefix, lab.Options{GaussPort: gaussPort, LegacyPort: legacyPort, LBPort: lbPort})
+}
+
+// newStoryLabWith is newStoryLab with more of the lab's options (standbys).
+func newStoryLabWith(t testing.TB, prefix string, o lab.Options) *storyLab {
+	t.Helper()
 	bins := t.TempDir()
 	xckit, payd := build(t, bins, "../cmd/xckit"), build(t, bins, "../cmd/payd")
 	dir, _ := os.MkdirTemp("", prefix)
 	os.Chmod(dir, 0o755)
-	o := lab.Options{Dir: dir, GaussPort: gaussPort, LegacyPort: legacyPort, LBPort: lbPort, PaydBin: payd, XckitBin: xckit}
+	o.Dir, o.PaydBin, o.XckitBin = dir, payd, xckit
 	t.Cleanup(func() {
 		if pid := livePid(filepath.Join(dir, "new", "run", "cdc.pid")); pid != 0 { // before uninstall removes its pid file
 			syscall.Kill(pid, syscall.SIGKILL)

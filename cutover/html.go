@@ -26,6 +26,9 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 {{if .Window}}<h2>The window (RTO), step by step</h2><table id="window"><tr><th>step</th><th>seconds</th></tr>
 {{range .Window}}<tr><td>{{.Step}}</td><td>{{f2 .Seconds}}</td></tr>
 {{end}}</table>{{end}}{{if .ForwardLag}}<p id="forward-lag">forward CDC's lag when the legacy fence was read: {{.ForwardLag}}</p>{{end}}
+{{if .Nodes}}<h2>The new database's nodes (the fence, proven on each)</h2><table id="nodes"><tr><th>node</th><th>role</th><th>proof</th></tr>
+{{range .Nodes}}<tr><td>{{.Node}}</td><td>{{.Role}}</td><td>{{.Proof}}</td></tr>
+{{end}}</table>{{end}}
 {{if .World}}<p id="world">found before it started: {{.World}}</p>{{end}}
 {{if gt (len .Runs) 1}}<h2>Runs (interrupted and resumed)</h2><table id="runs"><tr><th>run</th><th>started</th><th>seconds</th></tr>
 {{range $i, $r := .Runs}}<tr><td>{{inc $i}}{{if $r.Resumed}} (--resume){{end}}</td><td>{{$r.Started.Format "15:04:05.000"}}</td><td>{{f2 $r.Seconds}}</td></tr>

@@ -67,7 +67,9 @@ type Report struct {
 	// cdc.forward): what the window had to drain.
 	ForwardLag string `json:"forward_lag_at_fence,omitempty"`
 	// Window is the clients' wait (RTO) step by step, from the drain to the route.
-	Window   []WindowPart `json:"window,omitempty"`
+	Window []WindowPart `json:"window,omitempty"`
+	// Nodes are the new database's nodes as the rollback's fence proved them.
+	Nodes    []FencedNode `json:"nodes,omitempty"`
 	Restored []string     `json:"restored,omitempty"`
 }
 

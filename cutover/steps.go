@@ -66,7 +66,12 @@ func fence(ctx context.Context, o *op, on bool) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("role %s %s, %d sessions ended", app.User, note, n), nil
+	nodes, err := proveFenceOnNodes(ctx, o)
+	o.rep.Nodes = nodes
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("role %s %s, %d sessions ended; %s", app.User, note, n, nodesText(nodes)), nil
 }
 
 // endSessions ends every session of a role (they reconnect with the role's settings)

@@ -118,13 +118,15 @@ http {
 func TestReportHTML(t *testing.T) {
 	t.Parallel()
 	r := Report{Kind: "rollback", Verdict: "ok", RTOSeconds: 1.25, RPO: "0: every transaction", FenceLSN: "0/1",
-		Steps: []StepResult{{Name: "drain", Status: "done", Seconds: 0.15}, {Name: "verify", Status: "done", Seconds: 0.4, Detail: "equal"}}}
+		Steps: []StepResult{{Name: "drain", Status: "done", Seconds: 0.15}, {Name: "verify", Status: "done", Seconds: 0.4, Detail: "equal"}},
+		Nodes: []FencedNode{{Node: "10.0.0.1:5432", Role: "primary", Proof: "refuses writes: role payd is read-only"}, {Node: "10.0.0.2:5432", Role: "standby", Proof: "refuses writes: in recovery"}}}
 	b, err := r.HTML()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(b)
-	if !strings.Contains(s, "RTO 1.25 s") || !strings.Contains(s, "rollback: ok") || strings.Contains(s, "http://") || !strings.Contains(s, "width:300px") {
+	if !strings.Contains(s, "RTO 1.25 s") || !strings.Contains(s, "rollback: ok") || strings.Contains(s, "http://") || !strings.Contains(s, "width:300px") ||
+		!strings.Contains(s, "<td>10.0.0.2:5432</td><td>standby</td><td>refuses writes: in recovery</td>") {
 		t.Errorf("report html:\n%s", s)
 	}
 }

@@ -181,6 +181,15 @@ func IsUndefinedObject(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == "42704"
 }
 
+// IsReadOnly reports a write refused because the transaction is read-only (SQLSTATE
+// 25006 on the PostgreSQL family): a role with default_transaction_read_only, or any
+// session on a standby (openGauss: StartTransaction in xact.cpp forces XactReadOnly
+// while RecoveryInProgress; PreventCommandIfReadOnly raises 25006, as PostgreSQL).
+func IsReadOnly(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "25006"
+}
+
 // IsUndefinedTable reports a query on a table that does not exist (SQLSTATE 42P01 on
 // the PostgreSQL family, openGauss included; error 1146 on MySQL and MariaDB).
 func IsUndefinedTable(err error) bool {
