@@ -218,3 +218,51 @@ func TestSlotGoneIsAGapAtReadAndAtAdvance(t *testing.T) {
 		})
 	}
 }
+
+// The promotion point, from the slot's own stream: a slot that confirms a position
+// before legacy's checkpoint must, read from there, hold legacy's last applied
+// transaction at its commit position. A node promoted before it had that transaction
+// (openGauss keeps one timeline across a failover: the same positions then name
+// other transactions) is a GapError, Diverged.
+func TestGuardChecksTheAppliedTransactionIsInTheNodesHistory(t *testing.T) {
+	p := newPair(t, "legacy")
+	ctx := context.Background()
+	dec, _ := cdc.DecoderFor(labPlugin)
+	execSQL(t, p.src, "CREATE TABLE hist (id int PRIMARY KEY)")
+	slot := slotName(t)
+	if _, err := p.src.ExecContext(ctx, "SELECT * FROM pg_create_logical_replication_slot($1, $2)", slot, labPlugin); err != nil {
+		t.Fatal(err)
+	}
+	execSQL(t, p.src, "INSERT INTO hist VALUES (1)", "INSERT INTO hist VALUES (2)")
+	txns, err := cdc.NewSQLReader(p.src, slot, dec, 100).Next(ctx)
+	if err != nil || len(txns) != 2 {
+		t.Fatalf("read the two transactions: %v %v", txns, err)
+	}
+	last := txns[1]
+	end, _ := cdc.CurrentLSN(ctx, p.src)
+	cases := []struct {
+		name     string
+		cp       cdc.Checkpoint
+		diverged bool
+	}{
+		{"the last applied transaction is there", cdc.Checkpoint{LSN: last.CommitLSN, SourceTxn: last.XID}, false},
+		{"an older checkpoint, also there", cdc.Checkpoint{LSN: txns[0].CommitLSN, SourceTxn: txns[0].XID}, false},
+		{"another transaction at that position", cdc.Checkpoint{LSN: last.CommitLSN, SourceTxn: "4000000001"}, true},
+		{"no commit at that position", cdc.Checkpoint{LSN: last.CommitLSN - 1, SourceTxn: last.XID}, true},
+		{"the node never reached it", cdc.Checkpoint{LSN: end + 1<<20, SourceTxn: last.XID}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := cdc.NewSQLReader(p.src, slot, dec, 100)
+			r.Applied = func(context.Context) (cdc.Checkpoint, error) { return tc.cp, nil }
+			_, err := r.Next(ctx)
+			var gap *cdc.GapError
+			switch {
+			case !tc.diverged && err != nil:
+				t.Fatalf("the node holds legacy's last transaction, yet: %v", err)
+			case tc.diverged && (!errors.As(err, &gap) || !gap.Diverged || !strings.Contains(err.Error(), "history does not hold")):
+				t.Fatalf("want a Diverged GapError, got %v", err)
+			}
+		})
+	}
+}

@@ -343,6 +343,15 @@ func (s *Server) paymentReply(w http.ResponseWriter, start time.Time, reqID stri
 	case errors.Is(err, ErrNotFound):
 		reply(w, start, http.StatusNotFound, &apiError{Code: "not_found", Msg: "no such payment"})
 		return "not_found"
+	case err != nil && dbx.IsTransient(err):
+		// The database went away under the payment (a failover, a restart): the pool
+		// reconnects, to the new primary with a cluster DSN. Whether a commit in flight
+		// landed is unknown here; the req_id makes the retry apply it once.
+		s.log.Warn("payment: database unavailable", "req_id", reqID, "err", dbx.Redact(err.Error()))
+		w.Header().Set("Retry-After", "1")
+		reply(w, start, http.StatusServiceUnavailable, &apiError{Code: "database_unavailable",
+			Msg: "the database connection was lost (failover or restart): retry with the same req_id, it is applied once"})
+		return "unavailable"
 	case err != nil:
 		s.log.Error("payment failed", "req_id", reqID, "err", dbx.Redact(err.Error()))
 		reply(w, start, http.StatusInternalServerError, &apiError{Code: "internal", Msg: "the payment was not applied; retry with the same req_id"})

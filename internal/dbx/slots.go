@@ -33,6 +33,20 @@ func (d Dialect) PeekChangesSQL(nOpts int) string {
 	return b.String()
 }
 
+// PeekUptoSQL peeks slot $1's changes up to the transaction that commits at LSN $2
+// (text), without options: the positions and transaction ids only (openGauss's
+// pg_logical_slot_peek_changes takes upto_lsn as text, PostgreSQL as pg_lsn).
+func (d Dialect) PeekUptoSQL() string {
+	loc, upto := "lsn", "$2::pg_lsn"
+	if d.usesXlogNames() {
+		loc = "location"
+	}
+	if d.Engine == OpenGauss {
+		upto = "$2"
+	}
+	return fmt.Sprintf("SELECT %s::text, xid::text FROM pg_logical_slot_peek_changes($1, %s, NULL)", loc, upto)
+}
+
 // AdvanceSlotSQL moves slot $1's confirmed position to LSN $2 (text).
 func (d Dialect) AdvanceSlotSQL() string {
 	if d.Engine == OpenGauss {
