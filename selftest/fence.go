@@ -73,6 +73,16 @@ func (r *run) fence(ctx context.Context) (string, error) {
 	if err := r.admin.QueryRowContext(ctx, d.RoleFencedSQL(), r.role).Scan(&fenced); err != nil || fenced == 0 {
 		return "", fmt.Errorf("the fence is not seen by %s (%d, %v)", d.RoleFencedSQL(), fenced, err)
 	}
+	// On a cluster DSN the fenced role reaches no node at all with
+	// target_session_attrs=read-write (its sessions start read-only: that is the fence
+	// working); the fresh session goes to the primary by itself.
+	if as.Cluster() {
+		at, err := r.admin.ServedBy(ctx)
+		if err != nil {
+			return "", err
+		}
+		as = as.Node(at)
+	}
 	fresh, err := dbx.OpenDSN(ctx, as, dbx.Options{AppName: "xckit-selftest-fresh", MaxOpenConns: 1})
 	if err != nil {
 		return "", fmt.Errorf("a new session as %s: %w", r.role, err)

@@ -41,6 +41,7 @@ type run struct {
 	app, admin, cdc   *dbx.DB
 	appDSN            dbx.DSN
 	table, slot, role string
+	copySlot          string // the slot-copy check's own slot
 }
 
 // Run proves the databases; the error is for options it cannot use, every finding is
@@ -68,7 +69,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	b := make([]byte, 4)
 	rand.Read(b)
 	suffix := hex.EncodeToString(b)
-	r := &run{o: o, appDSN: app, table: "xckit_selftest_" + suffix, slot: "xckit_selftest_" + suffix, role: "xckit_selftest_fence_" + suffix}
+	r := &run{o: o, appDSN: app, table: "xckit_selftest_" + suffix, slot: "xckit_selftest_" + suffix, role: "xckit_selftest_fence_" + suffix,
+		copySlot: "xckit_selftest_copy_" + suffix}
 	rep := Report{Target: app.String()}
 	steps := []struct {
 		name string
@@ -80,6 +82,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		{"create", r.create},
 		{"xlog", r.xlog},
 		{"decode", r.decode},
+		{"slot-copy", r.slotCopy},
 		{"upsert", r.upsert},
 		{"fence", r.fence},
 	}
@@ -272,8 +275,10 @@ func (r *run) cleanup(ctx context.Context) ([]string, error) {
 		}
 	}
 	if r.cdc != nil {
-		if err := dropSlot(ctx, r.cdc, r.slot); err != nil {
-			errs = append(errs, err)
+		for _, slot := range []string{r.slot, r.copySlot} {
+			if err := dropSlot(ctx, r.cdc, slot); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	if r.admin != nil {
@@ -295,6 +300,7 @@ func (r *run) cleanup(ctx context.Context) ([]string, error) {
 	}
 	list(r.app, "table", "SELECT count(*) FROM pg_class WHERE relname = $1", r.table)
 	list(r.cdc, "slot", "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", r.slot)
+	list(r.cdc, "slot", "SELECT count(*) FROM pg_replication_slots WHERE slot_name = $1", r.copySlot)
 	list(r.admin, "role", "SELECT count(*) FROM pg_roles WHERE rolname = $1", r.role)
 	return left, errors.Join(errs...)
 }
