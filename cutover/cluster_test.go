@@ -67,17 +67,12 @@ func TestClusterFailoverUnderLoadAndRollback(t *testing.T) {
 	if !strings.Contains(out.String(), "writes refused on 2 nodes") {
 		t.Errorf("the fence step should say where writes are refused:\n%s", out.String())
 	}
+	// Through the cluster DSN the fenced role reaches no node at all, and is told why.
+	if _, err := dbx.Open(ctx, site.New.DB, dbx.Options{}); err == nil || !strings.Contains(err.Error(), "the role is read-only, as the rollback's fence makes it") {
+		t.Errorf("the fenced role through the cluster DSN: %v", err)
+	}
 	cutoverOK("cutover again")
-	src, err := dbx.Open(ctx, site.New.CDCSource, dbx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	legacy, err := dbx.Open(ctx, site.Legacy.ReverseTarget(), dbx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer legacy.Close()
+	src, legacy := openSide(t, site.New.CDCSource), openSide(t, site.Legacy.ReverseTarget())
 	if lsn, err := cdc.CurrentLSN(ctx, src); err != nil {
 		t.Fatal(err)
 	} else if err := cdc.WaitApplied(ctx, legacy, site.CDC.Slot, lsn, 30*time.Second); err != nil {
@@ -86,13 +81,7 @@ func TestClusterFailoverUnderLoadAndRollback(t *testing.T) {
 	assertSidesEqual(t, legacy, src, false)
 
 	// Hot standby under 300 payments/s through the balancer; the primary fails.
-	client := &platform.Client{BaseURL: env.LBURL, Merchant: env.MerchantID, Key: env.MerchantKey, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	w := &ackWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 1000, Channels: []string{"tenpay", "alipay", "other"}, DebitPct: 50, RunID: "fo"}}
-	loadDone := make(chan *bench.Summary, 1)
-	go func() {
-		s, _ := bench.Run(ctx, w, bench.Options{Rate: 300, Duration: 16 * time.Second})
-		loadDone <- s
-	}()
+	client, w, loadDone := startLoad(env, "fo", 300, 16*time.Second)
 	time.Sleep(3 * time.Second)
 	if err := lab.Down(ctx, lab.Options{Dir: sl.opts.Dir, Parts: []string{"gauss"}}, false); err != nil {
 		t.Fatal(err)
@@ -156,15 +145,7 @@ func TestClusterFailoverUnderLoadAndRollback(t *testing.T) {
 	if err := cdc.WaitApplied(ctx, legacy, site.CDC.Slot, lsn, 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	missing := 0
-	for _, id := range w.acked() {
-		var n int
-		legacy.QueryRow("SELECT count(*) FROM payments WHERE req_id = ?", id).Scan(&n)
-		if n != 1 {
-			missing++
-		}
-	}
-	if missing > 0 || len(w.acked()) < 1500 {
+	if missing := notOnce(t, legacy, w.acked()); missing > 0 || len(w.acked()) < 1500 {
 		t.Errorf("%d of %d payments acknowledged across the failover are not in legacy once", missing, len(w.acked()))
 	}
 	assertSidesEqual(t, legacy, src, false)
@@ -210,6 +191,47 @@ func TestClusterFailoverUnderLoadAndRollback(t *testing.T) {
 	}
 	// (Legacy is live now: its rollback's smoke, a debit and a credit of 1 fen, is its own.)
 	assertSidesEqual(t, legacy, src, true)
+}
+
+// openSide opens a DSN for the test, closed at its end.
+func openSide(t *testing.T, dsn string) *dbx.DB {
+	t.Helper()
+	db, err := dbx.Open(context.Background(), dsn, dbx.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// startLoad sends payments through the lab's balancer at rate for d, remembering each
+// acknowledged req_id; the summary arrives when it ends.
+func startLoad(env lab.Env, runID string, rate float64, d time.Duration) (*platform.Client, *ackWorkload, chan *bench.Summary) {
+	client := &platform.Client{BaseURL: env.LBURL, Merchant: env.MerchantID, Key: env.MerchantKey, HTTP: &http.Client{Timeout: 10 * time.Second}}
+	w := &ackWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 1000, Channels: []string{"tenpay", "alipay", "other"}, DebitPct: 50, RunID: runID}}
+	done := make(chan *bench.Summary, 1)
+	go func() {
+		s, _ := bench.Run(context.Background(), w, bench.Options{Rate: rate, Duration: d})
+		done <- s
+	}()
+	return client, w, done
+}
+
+// notOnce counts the payments (req_ids) a database does not hold exactly once.
+func notOnce(t *testing.T, db *dbx.DB, ids []string) int {
+	t.Helper()
+	q := "SELECT count(*) FROM payments WHERE req_id = " + db.Dialect.Placeholder(1)
+	missing := 0
+	for _, id := range ids {
+		var n int
+		if err := db.QueryRow(q, id).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			missing++
+		}
+	}
+	return missing
 }
 
 // assertSidesEqual compares payments and accounts on both sides by plain queries;

@@ -79,13 +79,7 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 		return r.StatusCode == 200
 	}
 	// 500 payments/s through the balancer; record every acknowledged req_id.
-	client := &platform.Client{BaseURL: env.LBURL, Merchant: env.MerchantID, Key: env.MerchantKey, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	w := &ackWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 1000, Channels: []string{"tenpay", "alipay", "other"}, DebitPct: 50, RunID: "rb"}}
-	loadDone := make(chan *bench.Summary, 1)
-	go func() {
-		s, _ := bench.Run(ctx, w, bench.Options{Rate: 500, Duration: 8 * time.Second})
-		loadDone <- s
-	}()
+	client, w, loadDone := startLoad(env, "rb", 500, 8*time.Second)
 	time.Sleep(3 * time.Second)
 	out.Reset()
 	rep, err := Rollback(ctx, opts)
@@ -105,15 +99,7 @@ func TestCutoverAndRollbackUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer legacy.Close()
-	missing := 0
-	for _, id := range w.acked() {
-		var n int
-		legacy.QueryRow("SELECT count(*) FROM payments WHERE req_id = ?", id).Scan(&n)
-		if n != 1 {
-			missing++
-		}
-	}
-	if missing > 0 || len(w.acked()) < 1000 {
+	if missing := notOnce(t, legacy, w.acked()); missing > 0 || len(w.acked()) < 1000 {
 		t.Errorf("%d of %d acknowledged payments are not in legacy", missing, len(w.acked()))
 	}
 

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/xckit/xckit/bench"
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/platform"
@@ -37,29 +35,14 @@ func TestForwardCutoverUnderLoad(t *testing.T) {
 	if _, err := Cutover(ctx, opts); err == nil || !strings.Contains(err.Error(), "cutover prepare") {
 		t.Fatalf("cutover before prepare: %v", err)
 	}
-	legacy, err := dbx.Open(ctx, site.Legacy.BinlogSource(), dbx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer legacy.Close()
-	gauss, err := dbx.Open(ctx, site.New.AppAdminDB(), dbx.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gauss.Close()
+	legacy, gauss := openSide(t, site.Legacy.BinlogSource()), openSide(t, site.New.AppAdminDB())
 	// History on legacy: 60,000 more payments than the seed.
 	if _, err := legacy.ExecContext(ctx, `INSERT INTO payments (req_id, merchant, type, agreement_id, account_id, channel, amount, currency, status, code, body_hash, created_at)
 		SELECT CONCAT('hist-', seq), a.merchant, 'credit', a.id, a.account_id, a.channel, seq % 1000, 'CNY', 'succeeded', 'OK', REPEAT('0', 64), NOW(6) - INTERVAL seq SECOND
 		FROM seq_1_to_60000 JOIN (SELECT * FROM agreements ORDER BY id LIMIT 1) a`); err != nil {
 		t.Fatal(err)
 	}
-	client := &platform.Client{BaseURL: env.LBURL, Merchant: env.MerchantID, Key: env.MerchantKey, HTTP: &http.Client{Timeout: 10 * time.Second}}
-	w := &ackWorkload{PaymentWorkload: bench.PaymentWorkload{Client: client, Accounts: 1000, Channels: []string{"tenpay", "alipay", "other"}, DebitPct: 50, RunID: "fw"}}
-	loadDone := make(chan *bench.Summary, 1)
-	go func() {
-		s, _ := bench.Run(ctx, w, bench.Options{Rate: 300, Duration: 15 * time.Second})
-		loadDone <- s
-	}()
+	client, w, loadDone := startLoad(env, "fw", 300, 15*time.Second)
 	time.Sleep(time.Second)
 	prep, err := Prepare(ctx, PrepareOptions{Site: site, XckitBin: sl.xckit, Out: &out})
 	if err != nil || prep.Copy == nil || prep.Copy.Rows < 60000 {
@@ -91,15 +74,7 @@ func TestForwardCutoverUnderLoad(t *testing.T) {
 	}
 	// Every acknowledged payment is on openGauss (acknowledged by legacy before the
 	// fence, or by the new side after the route), exactly once.
-	missing := 0
-	for _, id := range w.acked() {
-		var n int
-		gauss.QueryRow("SELECT count(*) FROM payments WHERE req_id = $1", id).Scan(&n)
-		if n != 1 {
-			missing++
-		}
-	}
-	if missing > 0 || len(w.acked()) < 1000 {
+	if missing := notOnce(t, gauss, w.acked()); missing > 0 || len(w.acked()) < 1000 {
 		t.Errorf("%d of %d acknowledged payments are not on openGauss", missing, len(w.acked()))
 	}
 	// The legacy application's user is fenced while openGauss is live.
@@ -153,22 +128,7 @@ func TestForwardCutoverUnderLoad(t *testing.T) {
 	if err := cdc.WaitApplied(ctx, legacy, site.CDC.Slot, lsn, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []struct{ my, pg string }{
-		{"SELECT CONCAT_WS('|', req_id, account_id, amount, status) FROM payments", "SELECT concat_ws('|', req_id, account_id, amount, status) FROM payments"},
-		{"SELECT CONCAT_WS('|', id, balance, version) FROM accounts", "SELECT concat_ws('|', id, balance, version) FROM accounts"},
-	} {
-		l, err := legacy.Strings(ctx, q.my)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g, err := gauss.Strings(ctx, q.pg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d := setDiff(l, g); d != "" {
-			t.Errorf("%s: %s", q.pg, d)
-		}
-	}
+	assertSidesEqual(t, legacy, gauss, false)
 }
 
 // setDiff describes how two row sets differ ("" when equal).

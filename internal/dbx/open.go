@@ -77,6 +77,12 @@ func OpenDSN(ctx context.Context, d DSN, opt Options) (*DB, error) {
 			msg += " (openGauss lets its initial user log in only locally: create another administrator, " +
 				"e.g. CREATE USER xcadmin WITH SYSADMIN PASSWORD '...', and give that one, as --admin-db or in the DSN)"
 		}
+		if d.Params.Get("target_session_attrs") == "read-write" && strings.Contains(err.Error(), "read only connection") {
+			// pgx asks every node SHOW transaction_read_only: on for a standby, and for
+			// a role with default_transaction_read_only (the rollback's fence).
+			msg += " (no node of the DSN lets " + d.User + " write: each is a standby, or the role is read-only, as the rollback's fence makes it" +
+				" (xckit cutover lifts it; ALTER ROLE ... RESET default_transaction_read_only by hand))"
+		}
 		if ctx.Err() == nil && (errors.Is(err, context.DeadlineExceeded) || pctx.Err() != nil) {
 			msg += fmt.Sprintf(" (no answer within the connect timeout of %s: check host and port, or that it is the database's port)", opt.ConnectTimeout)
 		}
