@@ -120,6 +120,11 @@ func OnlineCopy(ctx context.Context, o OnlineCopyOptions) (OnlineCopyReport, err
 		if err != nil {
 			return rep, err
 		}
+		// A bulk load leaves the planner's statistics empty until autovacuum comes
+		// by: the bounded verify's index on created_at/updated_at would go unused.
+		if _, err := o.To.ExecContext(ctx, "ANALYZE "+o.To.Dialect.QuoteIdent(t.table)); err != nil {
+			return rep, fmt.Errorf("target: ANALYZE %s after the copy: %w", t.table, err)
+		}
 		rep.Tables = append(rep.Tables, CopiedTable{Table: t.table, Rows: t.rows, Sequences: seqs})
 		rep.Rows += t.rows
 	}

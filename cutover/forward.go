@@ -133,10 +133,12 @@ func windowVerify(ctx context.Context, o *op) (string, error) {
 		vopts.Since = time.Now().Add(-since)
 		what = "rows changed in the last " + since.String()
 	}
+	began := time.Now()
 	vr, err := cdc.Verify(ctx, vopts)
 	if err != nil {
 		return "", err
 	}
+	compared := time.Since(began)
 	if err := protectedRows(vr); err != nil {
 		return "", err
 	}
@@ -151,11 +153,13 @@ func windowVerify(ctx context.Context, o *op) (string, error) {
 	}
 	counts := ""
 	if !vopts.Since.IsZero() {
+		began = time.Now()
 		if counts, err = compareCounts(ctx, legacy, app, vr); err != nil {
 			return "", err
 		}
+		counts += fmt.Sprintf(" in %.1fs", time.Since(began).Seconds())
 	}
-	return fmt.Sprintf("equal: %s (%d rows compared)%s", what, vr.Rows, counts), nil
+	return fmt.Sprintf("equal: %s (%d rows compared in %.1fs)%s", what, vr.Rows, compared.Seconds(), counts), nil
 }
 
 // compareCounts compares every table's row count on both sides (counted at once).

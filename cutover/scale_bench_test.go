@@ -37,8 +37,8 @@ func BenchmarkCutoverAtScale(b *testing.B) {
 		defer legacy.Close()
 		start := time.Now()
 		for _, q := range []string{
-			fmt.Sprintf("INSERT INTO accounts SELECT 10000 + seq, CONCAT('c', seq), 'CNY', 100000000, 0, NOW(6) FROM seq_1_to_%d", accounts),
-			fmt.Sprintf("INSERT INTO agreements SELECT CONCAT('ag-x-', seq), (SELECT merchant FROM agreements LIMIT 1), CONCAT('c', seq), 'tenpay', 10000 + seq, 'active', NOW(6), NULL FROM seq_1_to_%d", accounts),
+			fmt.Sprintf("INSERT INTO accounts SELECT 10000 + seq, CONCAT('c', seq), 'CNY', 100000000, 0, NOW(6) - INTERVAL seq SECOND FROM seq_1_to_%d", accounts),
+			fmt.Sprintf("INSERT INTO agreements SELECT CONCAT('ag-x-', seq), (SELECT merchant FROM agreements LIMIT 1), CONCAT('c', seq), 'tenpay', 10000 + seq, 'active', NOW(6) - INTERVAL seq SECOND, NULL FROM seq_1_to_%d", accounts),
 			fmt.Sprintf(`INSERT INTO payments SELECT CONCAT('hist-', seq), (SELECT merchant FROM agreements LIMIT 1), IF(seq %% 3, 'debit', 'credit'), CONCAT('ag-x-', 1 + seq %% %d),
 				10001 + seq %% %d, 'tenpay', seq %% 100000, 'CNY', 'succeeded', 'OK', SHA2(seq, 256), NOW(6) - INTERVAL seq SECOND FROM seq_1_to_%d`, accounts, accounts, payments),
 		} {
@@ -82,7 +82,7 @@ func BenchmarkCutoverAtScale(b *testing.B) {
 		if err != nil || rep.Verdict != "ok" {
 			b.Fatalf("forward cutover: %v\n%s", err, out.String())
 		}
-		b.Logf("FORWARD cutover: RTO %.2fs; window %s; forward lag at the fence %s", rep.RTOSeconds, windowText(rep.Window), rep.ForwardLag)
+		b.Logf("FORWARD cutover: RTO %.2fs; window %s; forward lag at the fence %s; verify: %s", rep.RTOSeconds, windowText(rep.Window), rep.ForwardLag, stepDetail(rep, "verify"))
 		b.ReportMetric(rep.RTOSeconds, "forward-rto-s")
 
 		// Back, then the cutover that copies in its window, on the same data.
@@ -114,4 +114,14 @@ func windowText(w []WindowPart) string {
 		parts = append(parts, fmt.Sprintf("%s %.2f", p.Step, p.Seconds))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// stepDetail is what a report's step said.
+func stepDetail(rep Report, name string) string {
+	for _, s := range rep.Steps {
+		if s.Name == name {
+			return s.Detail
+		}
+	}
+	return ""
 }
