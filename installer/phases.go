@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/xckit/xckit/checks"
 	"github.com/xckit/xckit/internal/dbx"
@@ -339,6 +340,19 @@ func schemaGrants(ctx context.Context, r *run, apply bool) (int, []string, error
 			todo = append(todo, grant{"xckit_cdc", "SELECT on new tables",
 				fmt.Sprintf("ALTER DEFAULT PRIVILEGES FOR ROLE %s IN SCHEMA public GRANT SELECT ON TABLES TO xckit_cdc", q(app.User))})
 		}
+	}
+	if apply && len(todo) > 0 {
+		// Hosts installing at once grant on the same schema: concurrent GRANTs on one
+		// catalog row fail with "tuple concurrently updated" (seen with three hosts in
+		// the fleet test). One at a time; a GRANT already made is harmless again.
+		release, ok, err := db.Lock(ctx, "xckit_install_grants", 2*time.Minute)
+		if err != nil {
+			return 0, nil, fmt.Errorf("lock the schema grants: %w", err)
+		}
+		if !ok {
+			return 0, nil, fmt.Errorf("lock the schema grants: another install held the lock for 2 minutes; retry when it has finished")
+		}
+		defer release()
 	}
 	var plan []string
 	for _, g := range todo {
