@@ -56,7 +56,7 @@ func proveNodeFenced(ctx context.Context, o *op, n dbx.DSN) (FencedNode, error) 
 	db, err := dbx.OpenDSN(ctx, n, dbx.Options{AppName: "xckit-fence-proof", ConnectTimeout: 5 * time.Second})
 	if err != nil {
 		return FencedNode{}, fmt.Errorf("node %s cannot be reached as %s to prove it refuses writes (%s): bring it back, or, if it is gone for good, "+
-			"remove it from new.db, new.admin_db and new.cdc_source in the site file and run the rollback again with --resume", node, n.User, dbx.Redact(err.Error()))
+			"remove it from new.db, new.admin_db and new.cdc_source in the site file and run the rollback again", node, n.User, dbx.Redact(err.Error()))
 	}
 	defer db.Close()
 	standby, err := db.InRecovery(ctx)
@@ -75,7 +75,7 @@ func proveNodeFenced(ctx context.Context, o *op, n dbx.DSN) (FencedNode, error) 
 	switch {
 	case err == nil:
 		return f, fmt.Errorf("node %s (%s) accepts writes from role %s: it does not follow the fenced primary (a standby promoted, or an old primary started again?): "+
-			"stop it, or make it follow the primary, then run the rollback again with --resume", node, f.Role, n.User)
+			"stop it, or make it follow the primary, then run the rollback again", node, f.Role, n.User)
 	case !dbx.IsReadOnly(err):
 		return f, fmt.Errorf("node %s: proving the fence: %w", node, err)
 	}

@@ -20,10 +20,7 @@ func TestSelftestOnTheLab(t *testing.T) {
 	env := labtest.Ensure(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	name := labtest.DatabaseName("selftest", t)
-	app := labtest.FreshDatabase(t, env, labtest.Gauss, name)
-	cdcDSN, _ := dbx.ParseDSN(env.GaussCDCDSN)
-	cdcDSN.Database = name
+	app, cdcDSN, name := freshTarget(t, env)
 	rep, err := selftest.Run(ctx, selftest.Options{DB: app, AdminDB: env.GaussAdminDSN, CDCDB: cdcDSN.URL()})
 	if err != nil {
 		t.Fatal(err)
@@ -87,10 +84,7 @@ func TestSelftestOnACluster(t *testing.T) {
 	_, env := labtest.Own(t, "xckit-selftest-cluster-", lab.Options{GaussPort: 18832, LegacyPort: 18806, LBPort: 18800, GaussStandbys: 1, Parts: []string{"gauss", "gauss-standby1"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	name := labtest.DatabaseName("selftest", t)
-	app := labtest.FreshDatabase(t, env, labtest.Gauss, name)
-	cdcDSN, _ := dbx.ParseDSN(env.GaussCDCDSN)
-	cdcDSN.Database = name
+	app, cdcDSN, _ := freshTarget(t, env)
 	rep, err := selftest.Run(ctx, selftest.Options{DB: app, AdminDB: env.GaussAdminDSN, CDCDB: cdcDSN.URL()})
 	if err != nil {
 		t.Fatal(err)
@@ -111,4 +105,15 @@ func TestSelftestOnACluster(t *testing.T) {
 	if !rep.OK || len(rep.Leftovers) != 0 {
 		t.Errorf("report: %+v", rep)
 	}
+}
+
+// freshTarget makes a database of the test's own for the platform's role, and the CDC
+// user's DSN on it.
+func freshTarget(t *testing.T, env lab.Env) (app string, cdcDSN dbx.DSN, name string) {
+	t.Helper()
+	name = labtest.DatabaseName("selftest", t)
+	app = labtest.FreshDatabase(t, env, labtest.Gauss, name)
+	cdcDSN, _ = dbx.ParseDSN(env.GaussCDCDSN)
+	cdcDSN.Database = name
+	return app, cdcDSN, name
 }

@@ -32,9 +32,9 @@ func (r *run) slotCopy(ctx context.Context) (string, error) {
 	}
 	logged := false
 	if r.cdc.Dialect.Engine == dbx.OpenGauss {
-		var v string
-		if err := r.cdc.QueryRowContext(ctx, "SHOW enable_slot_log").Scan(&v); err != nil {
-			return "", fmt.Errorf("SHOW enable_slot_log: %w", err)
+		v, err := r.cdc.Setting(ctx, "enable_slot_log")
+		if err != nil {
+			return "", err
 		}
 		logged = v == "on"
 	}
