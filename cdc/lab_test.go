@@ -270,6 +270,11 @@ func TestVerifyFindsDifferences(t *testing.T) {
 	if tr.Missing != 1 || tr.Extra != 1 || tr.Different != 1 || rep.Equal() {
 		t.Fatalf("verify: %+v", tr)
 	}
+	// The timings say where a slow verify went: both scans' first rows came within
+	// the table's time (they start together, neither waits for the other's sort).
+	if tr.Seconds <= 0 || tr.SourceFirst <= 0 || tr.TargetFirst <= 0 || tr.SourceFirst > tr.Seconds || tr.TargetFirst > tr.Seconds {
+		t.Errorf("timings: %.3fs, first rows %.3fs / %.3fs", tr.Seconds, tr.SourceFirst, tr.TargetFirst)
+	}
 	want := map[string]string{"missing": "id=7", "extra": "id=99", "different": "id=13"}
 	for _, d := range tr.Diffs {
 		if want[d.Kind] != d.Key {

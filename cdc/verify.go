@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,6 +62,11 @@ type TableReport struct {
 	// Protected are extra rows the repair keeps (VerifyOptions.Disposable said no).
 	Protected     int64    `json:"protected,omitempty"`
 	ProtectedKeys []string `json:"protected_keys,omitempty"`
+	// Seconds is how long the table took; SourceFirst and TargetFirst how long until
+	// each side's first row came (the scan's planning and, for a range, its sort).
+	Seconds     float64 `json:"seconds"`
+	SourceFirst float64 `json:"source_first_row_seconds"`
+	TargetFirst float64 `json:"target_first_row_seconds"`
 
 	repair *repairPlan
 }
@@ -219,19 +225,16 @@ func tableShape(ctx context.Context, o VerifyOptions, table string) (shape, erro
 
 func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *atomic.Int64) (TableReport, error) {
 	tr := TableReport{Table: table}
+	began := time.Now()
 	sh, err := tableShape(ctx, o, table)
 	if err != nil {
 		return tr, err
 	}
-	sRows, err := orderedScan(ctx, o.Source, table, sh.names, sh.pk, sh.textKey, sh.since)
+	sRows, tRows, err := bothScans(ctx, o, table, sh)
 	if err != nil {
-		return tr, fmt.Errorf("source: %w", err)
+		return tr, err
 	}
 	defer sRows.Close()
-	tRows, err := orderedScan(ctx, o.Target, table, sh.names, sh.pk, sh.textKey, sh.since)
-	if err != nil {
-		return tr, fmt.Errorf("target: %w", err)
-	}
 	defer tRows.Close()
 	m := &merger{o: o, table: table, sh: sh, tr: &tr}
 	for _, k := range sh.pk {
@@ -256,10 +259,38 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 	if err := m.run(counted); err != nil {
 		return tr, err
 	}
+	tr.SourceFirst, tr.TargetFirst = m.src.first.Sub(began).Seconds(), m.dst.first.Sub(began).Seconds()
+	tr.Seconds = time.Since(began).Seconds()
 	if m.plan != nil {
 		tr.Upserts, tr.Deletes = len(m.plan.upserts), len(m.plan.deletes)
 	}
 	return tr, nil
+}
+
+// bothScans starts the ordered scan of both sides at once: each server plans and, for
+// a range, sorts before its first row, and neither should wait for the other.
+func bothScans(ctx context.Context, o VerifyOptions, table string, sh shape) (src, dst *sql.Rows, err error) {
+	var wg sync.WaitGroup
+	var serr, terr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		src, serr = orderedScan(ctx, o.Source, table, sh.names, sh.pk, sh.textKey, sh.since)
+	}()
+	dst, terr = orderedScan(ctx, o.Target, table, sh.names, sh.pk, sh.textKey, sh.since)
+	wg.Wait()
+	if serr == nil && terr == nil {
+		return src, dst, nil
+	}
+	for _, r := range []*sql.Rows{src, dst} {
+		if r != nil {
+			r.Close()
+		}
+	}
+	if serr != nil {
+		return nil, nil, fmt.Errorf("source: %w", serr)
+	}
+	return nil, nil, fmt.Errorf("target: %w", terr)
 }
 
 // merger walks both sides in key order and counts what differs.

@@ -46,6 +46,7 @@ type rowStream struct {
 	batch rowBatch
 	i     int
 	done  chan struct{}
+	first time.Time // when the first row (or the end) came; read after the stream ends
 }
 
 type rowBatch struct {
@@ -73,6 +74,9 @@ func newRowStream(ctx context.Context, rows *sql.Rows, n int) *rowStream {
 		for {
 			var raw []any
 			c, ok, err := nextRow(rows, n, &raw)
+			if st.first.IsZero() {
+				st.first = time.Now()
+			}
 			if err != nil {
 				b.err = err
 				send()

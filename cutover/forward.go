@@ -133,12 +133,10 @@ func windowVerify(ctx context.Context, o *op) (string, error) {
 		vopts.Since = time.Now().Add(-since)
 		what = "rows changed in the last " + since.String()
 	}
-	began := time.Now()
 	vr, err := cdc.Verify(ctx, vopts)
 	if err != nil {
 		return "", err
 	}
-	compared := time.Since(began)
 	if err := protectedRows(vr); err != nil {
 		return "", err
 	}
@@ -153,13 +151,34 @@ func windowVerify(ctx context.Context, o *op) (string, error) {
 	}
 	counts := ""
 	if !vopts.Since.IsZero() {
-		began = time.Now()
+		began := time.Now()
 		if counts, err = compareCounts(ctx, legacy, app, vr); err != nil {
 			return "", err
 		}
 		counts += fmt.Sprintf(" in %.1fs", time.Since(began).Seconds())
 	}
-	return fmt.Sprintf("equal: %s (%d rows compared in %.1fs)%s", what, vr.Rows, compared.Seconds(), counts), nil
+	return verifyDetail(what, vr, counts), nil
+}
+
+// verifyDetail is a verify step's detail: what was compared, how long it took, and
+// the row counts (when only the recent rows were compared).
+func verifyDetail(what string, vr cdc.VerifyReport, counts string) string {
+	return fmt.Sprintf("equal: %s (%d rows compared in %.1fs%s)%s", what, vr.Rows, vr.Seconds, slowest(vr), counts)
+}
+
+// slowest names the table that took longest and when its first rows came (the
+// scans' planning and sorting), which is where a slow window verify spends its time.
+func slowest(vr cdc.VerifyReport) string {
+	var s cdc.TableReport
+	for _, t := range vr.Tables {
+		if t.Seconds > s.Seconds {
+			s = t
+		}
+	}
+	if s.Table == "" {
+		return ""
+	}
+	return fmt.Sprintf("; slowest %s %.1fs, first row after %.1fs from the source, %.1fs from the target", s.Table, s.Seconds, s.SourceFirst, s.TargetFirst)
 }
 
 // compareCounts compares every table's row count on both sides (counted at once).

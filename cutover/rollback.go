@@ -265,9 +265,9 @@ func verifySides(ctx context.Context, o *op) (string, error) {
 		return "", err
 	}
 	vopts := cdc.VerifyOptions{Source: src, Target: legacy, Tables: o.Site.CDC.Tables, Parallel: 2}
-	what := ""
+	what := "every row"
 	if since := o.Site.CDC.VerifySince.D(); since > 0 {
-		vopts.Since, what = time.Now().Add(-since), "rows changed in the last "+since.String()+", "
+		vopts.Since, what = time.Now().Add(-since), "rows changed in the last "+since.String()
 	}
 	rep, err := cdc.Verify(ctx, vopts)
 	if err != nil {
@@ -278,11 +278,13 @@ func verifySides(ctx context.Context, o *op) (string, error) {
 	}
 	counts := ""
 	if !vopts.Since.IsZero() {
+		began := time.Now()
 		if counts, err = compareCounts(ctx, src, legacy, rep); err != nil {
 			return "", err
 		}
+		counts += fmt.Sprintf(" in %.1fs", time.Since(began).Seconds())
 	}
-	return fmt.Sprintf("equal: %s%d rows compared%s", what, rep.Rows, counts), nil
+	return verifyDetail(what, rep, counts), nil
 }
 
 func startLegacy(ctx context.Context, o *op) (string, error) {
