@@ -2,15 +2,12 @@ package cutover
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/installer"
-	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/platform"
 )
 
@@ -133,29 +130,27 @@ func windowVerify(ctx context.Context, o *op) (string, error) {
 		vopts.Since = time.Now().Add(-since)
 		what = "rows changed in the last " + since.String()
 	}
-	vr, err := cdc.Verify(ctx, vopts)
-	if err != nil {
-		return "", err
-	}
-	if err := protectedRows(vr); err != nil {
-		return "", err
-	}
-	if !vr.Equal() {
-		o.changed()
-		if vr, err = cdc.RepairAndVerify(ctx, vopts, vr); err != nil {
-			return "", err
+	vr, counts, err := withCounts(ctx, vopts, func() (cdc.VerifyReport, error) {
+		vr, err := cdc.Verify(ctx, vopts)
+		if err != nil {
+			return vr, err
+		}
+		if err := protectedRows(vr); err != nil {
+			return vr, err
 		}
 		if !vr.Equal() {
-			return "", fmt.Errorf("after forward CDC the sides differ: %+v", vr.Tables)
+			o.changed()
+			if vr, err = cdc.RepairAndVerify(ctx, vopts, vr); err != nil {
+				return vr, err
+			}
+			if !vr.Equal() {
+				return vr, fmt.Errorf("after forward CDC the sides differ: %+v", vr.Tables)
+			}
 		}
-	}
-	counts := ""
-	if !vopts.Since.IsZero() {
-		began := time.Now()
-		if counts, err = compareCounts(ctx, legacy, app, vr); err != nil {
-			return "", err
-		}
-		counts += fmt.Sprintf(" in %.1fs", time.Since(began).Seconds())
+		return vr, nil
+	})
+	if err != nil {
+		return "", err
 	}
 	return verifyDetail(what, vr, counts), nil
 }
@@ -179,33 +174,6 @@ func slowest(vr cdc.VerifyReport) string {
 		return ""
 	}
 	return fmt.Sprintf("; slowest %s %.1fs, first row after %.1fs from the source, %.1fs from the target", s.Table, s.Seconds, s.SourceFirst, s.TargetFirst)
-}
-
-// compareCounts compares every table's row count on both sides (counted at once).
-func compareCounts(ctx context.Context, a, b *dbx.DB, vr cdc.VerifyReport) (string, error) {
-	var total int64
-	for _, t := range vr.Tables {
-		var counts [2]int64
-		var errs [2]error
-		var wg sync.WaitGroup
-		for i, db := range []*dbx.DB{a, b} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+db.Dialect.QuoteIdent(t.Table)).Scan(&counts[i])
-			}()
-		}
-		wg.Wait()
-		if err := errors.Join(errs[:]...); err != nil {
-			return "", fmt.Errorf("count %s: %w", t.Table, err)
-		}
-		if counts[0] != counts[1] {
-			return "", fmt.Errorf("table %s has %d rows on %s but %d on %s: the CDC missed or doubled rows older than the verify period (cdc.verify_since); "+
-				"run xckit verify (every row) to find them", t.Table, counts[0], a.Dialect.Name(), counts[1], b.Dialect.Name())
-		}
-		total += counts[0]
-	}
-	return fmt.Sprintf("; row counts equal (%d rows)", total), nil
 }
 
 // stopLegacy always runs legacy.stop (an application up but not ready is still up);

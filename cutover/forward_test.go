@@ -11,6 +11,7 @@ import (
 	"github.com/xckit/xckit/cdc"
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/platform"
+	"github.com/xckit/xckit/profiles"
 )
 
 // TestForwardCutoverUnderLoad: with cdc.forward the data goes over before the window.
@@ -89,10 +90,15 @@ func TestForwardCutoverUnderLoad(t *testing.T) {
 
 	// Roll back: reverse CDC brings the new side's payments to legacy, and forward CDC
 	// starts again from the legacy position of that moment.
+	// From here the verifies compare the rows changed lately and every table's
+	// row count (counted alongside the compare).
+	site.CDC.VerifySince = profiles.Duration(15 * time.Minute)
 	out.Reset()
-	if rep, err := Rollback(ctx, opts); err != nil || rep.Verdict != "ok" || !strings.HasPrefix(rep.RPO, "0:") {
-		t.Fatalf("rollback: %v %+v\n%s", err, rep, out.String())
+	rb, err := Rollback(ctx, opts)
+	if err != nil || rb.Verdict != "ok" || !strings.HasPrefix(rb.RPO, "0:") {
+		t.Fatalf("rollback: %v %+v\n%s", err, rb, out.String())
 	}
+	assertCountedVerify(t, rb.Steps)
 	if livePid(ForwardPidFile(site)) == 0 {
 		t.Fatal("the rollback did not start forward CDC again")
 	}
@@ -119,6 +125,7 @@ func TestForwardCutoverUnderLoad(t *testing.T) {
 	if err != nil || rep.Verdict != "ok" {
 		t.Fatalf("cutover after the rollback: %v\n%s", err, out.String())
 	}
+	assertCountedVerify(t, rep.Steps)
 	var n int
 	if gauss.QueryRow("SELECT count(*) FROM payments WHERE req_id LIKE 'legacy-after-rb-%'").Scan(&n); n != 20 {
 		t.Errorf("%d of the 20 payments legacy took after the rollback are on openGauss", n)
@@ -134,6 +141,22 @@ func TestForwardCutoverUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSidesEqual(t, legacy, gauss, false)
+}
+
+// assertCountedVerify checks that the verify step compared the recent rows and the
+// row counts of every table.
+func assertCountedVerify(t *testing.T, steps []StepResult) {
+	t.Helper()
+	for _, s := range steps {
+		if s.Name == "verify" {
+			if !strings.Contains(s.Detail, "rows changed in the last 15m0s") || !strings.Contains(s.Detail, "row counts equal") {
+				t.Errorf("verify step: %s", s.Detail)
+			}
+			t.Logf("verify step: %s", s.Detail)
+			return
+		}
+	}
+	t.Errorf("no verify step in %+v", steps)
 }
 
 // setDiff describes how two row sets differ ("" when equal).

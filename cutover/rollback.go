@@ -269,20 +269,15 @@ func verifySides(ctx context.Context, o *op) (string, error) {
 	if since := o.Site.CDC.VerifySince.D(); since > 0 {
 		vopts.Since, what = time.Now().Add(-since), "rows changed in the last "+since.String()
 	}
-	rep, err := cdc.Verify(ctx, vopts)
+	rep, counts, err := withCounts(ctx, vopts, func() (cdc.VerifyReport, error) {
+		rep, err := cdc.Verify(ctx, vopts)
+		if err == nil && !rep.Equal() {
+			err = fmt.Errorf("the sides differ: %+v", rep.Tables)
+		}
+		return rep, err
+	})
 	if err != nil {
 		return "", err
-	}
-	if !rep.Equal() {
-		return "", fmt.Errorf("the sides differ: %+v", rep.Tables)
-	}
-	counts := ""
-	if !vopts.Since.IsZero() {
-		began := time.Now()
-		if counts, err = compareCounts(ctx, src, legacy, rep); err != nil {
-			return "", err
-		}
-		counts += fmt.Sprintf(" in %.1fs", time.Since(began).Seconds())
 	}
 	return verifyDetail(what, rep, counts), nil
 }
