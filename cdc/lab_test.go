@@ -131,12 +131,24 @@ func waitCaughtUp(t *testing.T, p *pair, slot string, r *running) {
 
 func startPipeline(t *testing.T, p *pair, slot, plugin string) *running {
 	t.Helper()
+	return startPipelineWith(t, p, slot, plugin, cdc.ReaderSQL)
+}
+
+// startPipelineWith runs a pipeline whose reader is sql (peek and advance) or stream.
+func startPipelineWith(t *testing.T, p *pair, slot, plugin, reader string) *running {
+	t.Helper()
 	dec, err := cdc.DecoderFor(plugin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 1000), Sink: cdc.NewSink(p.dst, slot),
+	var src cdc.Source = cdc.NewSQLReader(p.src, slot, dec, 1000)
+	if reader == cdc.ReaderStream {
+		sr := cdc.NewStreamReader(p.src, slot, dec, 1000)
+		t.Cleanup(sr.Close)
+		src = sr
+	}
+	pl := &cdc.Pipeline{Reader: src, Sink: cdc.NewSink(p.dst, slot),
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	r := &running{done: make(chan error, 1)}
 	go func() { r.done <- pl.Run(ctx) }()
@@ -156,13 +168,17 @@ func startPipeline(t *testing.T, p *pair, slot, plugin string) *running {
 // openGauss front, its plugin), and PostgreSQL's own plugins from the PostgreSQL
 // behind it (xckit's PostgreSQL support).
 func TestRoundTripEveryType(t *testing.T) {
-	for _, c := range []struct{ plugin, source, target string }{
-		{labPlugin, labtest.Gauss, labtest.Legacy},
-		{labPlugin, labtest.Gauss, labtest.Gauss},
-		{"test_decoding", postgresSource, labtest.Legacy},
-		{"wal2json", postgresSource, labtest.Legacy},
+	for _, c := range []struct{ plugin, source, target, reader string }{
+		{labPlugin, labtest.Gauss, labtest.Legacy, cdc.ReaderSQL},
+		{labPlugin, labtest.Gauss, labtest.Gauss, cdc.ReaderSQL},
+		{"test_decoding", postgresSource, labtest.Legacy, cdc.ReaderSQL},
+		{"wal2json", postgresSource, labtest.Legacy, cdc.ReaderSQL},
+		// The streaming protocol: through the lab's openGauss front (its keepalive and
+		// status update as openGauss lays them out), and from PostgreSQL itself.
+		{labPlugin, labtest.Gauss, labtest.Legacy, cdc.ReaderStream},
+		{"test_decoding", postgresSource, labtest.Legacy, cdc.ReaderStream},
 	} {
-		t.Run(c.plugin+"_to_"+c.target, func(t *testing.T) {
+		t.Run(c.plugin+"_to_"+c.target+"_"+c.reader, func(t *testing.T) {
 			p := newPairFrom(t, c.source, c.target)
 			execSQL(t, p.src, pgTypes)
 			execSQL(t, p.dst, targetTypes[c.target])
@@ -178,7 +194,7 @@ func TestRoundTripEveryType(t *testing.T) {
 			if err != nil || again.SlotMade || again.Checkpoint != res.Checkpoint {
 				t.Errorf("init twice must change nothing: %+v %v", again, err)
 			}
-			r := startPipeline(t, p, slot, c.plugin)
+			r := startPipelineWith(t, p, slot, c.plugin, c.reader)
 			execSQL(t, p.src, changes...)
 			// Status runs beside the pipeline without taking the slot from it.
 			for range 5 {
@@ -187,6 +203,22 @@ func TestRoundTripEveryType(t *testing.T) {
 				}
 			}
 			waitCaughtUp(t, p, slot, r)
+			// The slot follows the checkpoint: the stream's status update (openGauss's
+			// layout through the front) moved it as the advance does.
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				st, err := cdc.GetStatus(context.Background(), p.src, p.dst, slot)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.ConfirmedLSN == st.AppliedLSN {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the slot stays at %s, the checkpoint is at %s", st.ConfirmedLSN, st.AppliedLSN)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 			if err := r.stop(); err != nil {
 				t.Fatalf("pipeline: %v", err)
 			}

@@ -175,6 +175,9 @@ func (p *Pipeline) idle(ctx context.Context, st *runState, before LSN) (stop boo
 		st.seen = safe
 	}
 	st.quiet = before
+	if w, ok := p.Reader.(interface{ Waits() bool }); ok && w.Waits() {
+		return false, nil // the read itself waited for changes
+	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(p.Idle):

@@ -15,12 +15,16 @@ import (
 type RunOptions struct {
 	Source, Target *dbx.DB
 	Slot           string
-	Batch          int      // changes per read (default 5000)
-	Tables         []string // patterns of the replicated tables (none: all)
-	PidFile        string   // written while it runs (xckit cdc stop reads it); "" for none
-	MetricsAddr    string   // Prometheus metrics on this address; "" for none
-	Log            *slog.Logger
-	Stats          *Stats // counters (nil: its own)
+	Batch          int // changes per read (default 5000)
+	// Reader is how the reverse direction reads its slot: "sql" (a peek, then an
+	// advance: what every openGauss has) or "stream" (the streaming replication
+	// protocol: StreamReader). "" is "sql".
+	Reader      string
+	Tables      []string // patterns of the replicated tables (none: all)
+	PidFile     string   // written while it runs (xckit cdc stop reads it); "" for none
+	MetricsAddr string   // Prometheus metrics on this address; "" for none
+	Log         *slog.Logger
+	Stats       *Stats // counters (nil: its own)
 }
 
 // SetupError is a run that could not start (no slot, no decoder, the slot locked by
@@ -114,10 +118,24 @@ func (o RunOptions) source(ctx context.Context) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := NewSQLReader(o.Source, o.Slot, dec, o.Batch)
-	r.Applied = applied
-	return r, nil
+	switch o.Reader {
+	case "", ReaderSQL:
+		r := NewSQLReader(o.Source, o.Slot, dec, o.Batch)
+		r.Applied = applied
+		return r, nil
+	case ReaderStream:
+		r := NewStreamReader(o.Source, o.Slot, dec, o.Batch)
+		r.Applied = applied
+		return r, nil
+	}
+	return nil, fmt.Errorf("reader %q: want %s or %s", o.Reader, ReaderSQL, ReaderStream)
 }
+
+// The reverse direction's readers (RunOptions.Reader).
+const (
+	ReaderSQL    = "sql"
+	ReaderStream = "stream"
+)
 
 // Judge lists what is wrong with a status against the profile's limits (none:
 // healthy): WAL the slot holds back, and lag while bytes are behind.

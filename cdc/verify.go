@@ -2,7 +2,6 @@ package cdc
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -230,32 +229,23 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 	if err != nil {
 		return tr, err
 	}
-	sRows, tRows, err := bothScans(ctx, o, table, sh)
+	// Each side is read and made canonical in a goroutine of its own (both scans cost
+	// CPU), started as soon as its query answers; the merge consumes their batches.
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	src, dst, err := bothScans(sctx, o, table, sh)
 	if err != nil {
 		return tr, err
 	}
-	defer sRows.Close()
-	defer tRows.Close()
-	m := &merger{o: o, table: table, sh: sh, tr: &tr}
+	m := &merger{o: o, table: table, sh: sh, tr: &tr, src: src.stream, dst: dst.stream}
+	defer func() { stop(); m.src.wait(); m.dst.wait() }()
 	for _, k := range sh.pk {
 		m.pkIdx = append(m.pkIdx, slices.Index(sh.names, k))
 	}
 	if o.Repair {
-		m.plan = &repairPlan{cols: sh.names, pk: sh.pk}
+		m.plan = &repairPlan{cols: sh.names, pk: sh.pk, types: src.types}
 		tr.repair = m.plan
-		types, err := sRows.ColumnTypes()
-		if err != nil {
-			return tr, err
-		}
-		for _, ct := range types {
-			m.plan.types = append(m.plan.types, ct.DatabaseTypeName())
-		}
 	}
-	// Each side is read and made canonical in a goroutine of its own (both scans cost
-	// CPU); the merge consumes their batches.
-	sctx, stop := context.WithCancel(ctx)
-	m.src, m.dst = newRowStream(sctx, sRows, len(sh.names)), newRowStream(sctx, tRows, len(sh.names))
-	defer func() { stop(); m.src.wait(); m.dst.wait() }()
 	if err := m.run(counted); err != nil {
 		return tr, err
 	}
@@ -267,30 +257,52 @@ func verifyTable(ctx context.Context, o VerifyOptions, table string, counted *at
 	return tr, nil
 }
 
+// sideScan is one side's ordered scan, read by its stream from the moment the query
+// answered.
+type sideScan struct {
+	stream *rowStream
+	types  []string // the columns' database types (for a repair's plan)
+}
+
 // bothScans starts the ordered scan of both sides at once: each server plans and, for
 // a range, sorts before its first row, and neither should wait for the other.
-func bothScans(ctx context.Context, o VerifyOptions, table string, sh shape) (src, dst *sql.Rows, err error) {
+func bothScans(ctx context.Context, o VerifyOptions, table string, sh shape) (src, dst sideScan, err error) {
+	scan := func(db *dbx.DB) (sideScan, error) {
+		rows, err := orderedScan(ctx, db, table, sh.names, sh.pk, sh.textKey, sh.since)
+		if err != nil {
+			return sideScan{}, err
+		}
+		var sc sideScan
+		if o.Repair {
+			types, err := rows.ColumnTypes()
+			if err != nil {
+				rows.Close()
+				return sideScan{}, err
+			}
+			for _, ct := range types {
+				sc.types = append(sc.types, ct.DatabaseTypeName())
+			}
+		}
+		sc.stream = newRowStream(ctx, rows, len(sh.names))
+		return sc, nil
+	}
 	var wg sync.WaitGroup
 	var serr, terr error
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		src, serr = orderedScan(ctx, o.Source, table, sh.names, sh.pk, sh.textKey, sh.since)
+		src, serr = scan(o.Source)
 	}()
-	dst, terr = orderedScan(ctx, o.Target, table, sh.names, sh.pk, sh.textKey, sh.since)
+	dst, terr = scan(o.Target)
 	wg.Wait()
 	if serr == nil && terr == nil {
 		return src, dst, nil
 	}
-	for _, r := range []*sql.Rows{src, dst} {
-		if r != nil {
-			r.Close()
-		}
-	}
+	// A stream that started ends when the caller cancels ctx, as it does on return.
 	if serr != nil {
-		return nil, nil, fmt.Errorf("source: %w", serr)
+		return src, dst, fmt.Errorf("source: %w", serr)
 	}
-	return nil, nil, fmt.Errorf("target: %w", terr)
+	return src, dst, fmt.Errorf("target: %w", terr)
 }
 
 // merger walks both sides in key order and counts what differs.

@@ -33,6 +33,7 @@ type cdcConfig struct {
 	Tables      []string `yaml:"tables"`
 	Plugin      string   `yaml:"plugin"`
 	Batch       int      `yaml:"batch"`
+	Reader      string   `yaml:"reader"`
 	MetricsAddr string   `yaml:"metrics_addr"`
 }
 
@@ -60,7 +61,7 @@ func applyConfig(c *cli.Context) error {
 		return c.Set(flag, v)
 	}
 	for flag, v := range map[string]string{"source": cfg.Source, "target": cfg.Target, "slot": cfg.Slot,
-		"tables": strings.Join(cfg.Tables, ","), "plugin": cfg.Plugin, "metrics-addr": cfg.MetricsAddr} {
+		"tables": strings.Join(cfg.Tables, ","), "plugin": cfg.Plugin, "metrics-addr": cfg.MetricsAddr, "reader": cfg.Reader} {
 		if err := set(flag, v); err != nil {
 			return usage("--config %s: %s: %v", file, flag, err)
 		}
@@ -150,6 +151,7 @@ func cdcCommand() *cli.Command {
 				UsageText: "xckit cdc run --source DSN --target DSN [--slot NAME] [--batch N] [--metrics-addr ADDR]\n\nExample:\n   xckit cdc run --metrics-addr 127.0.0.1:9187",
 				Flags: append(cdcFlags(),
 					&cli.IntFlag{Name: "batch", Value: 5000, Usage: "changes per read (whole transactions)"},
+					&cli.StringFlag{Name: "reader", Value: cdc.ReaderSQL, Usage: "how the reverse direction reads its slot: sql (peek and advance, every openGauss) or stream (the streaming replication protocol: lower lag and cost; the CDC user needs a replication line in pg_hba.conf)"},
 					&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `ADDR`"},
 					&cli.StringFlag{Name: "pid-file", Usage: "pid file for xckit cdc stop (default: $TMPDIR/xckit-cdc-<slot>.pid)"}),
 				Action: cdcRun,

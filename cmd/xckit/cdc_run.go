@@ -18,13 +18,16 @@ import (
 )
 
 func cdcRun(c *cli.Context) error {
+	if r := c.String("reader"); r != cdc.ReaderSQL && r != cdc.ReaderStream {
+		return usage("--reader %q: want %s or %s", r, cdc.ReaderSQL, cdc.ReaderStream)
+	}
 	src, dst, err := openSides(c, true)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
 	defer dst.Close()
-	err = cdc.Run(c.Context, cdc.RunOptions{Source: src, Target: dst, Slot: c.String("slot"), Batch: c.Int("batch"), Tables: patterns(c),
+	err = cdc.Run(c.Context, cdc.RunOptions{Source: src, Target: dst, Slot: c.String("slot"), Batch: c.Int("batch"), Reader: c.String("reader"), Tables: patterns(c),
 		PidFile: cdcPidFile(c), MetricsAddr: c.String("metrics-addr"), Log: logger(c)})
 	var setup *cdc.SetupError
 	switch {

@@ -121,9 +121,12 @@ type session struct {
 	server   net.Conn
 	user     string // the role it authenticated
 	database string
-	catMu    sync.Mutex          // guards catalog and uniq
-	catalog  *dbx.DB             // PostgreSQL's socket, for uniqueColumns (nil until used)
-	uniq     map[string][]string // uniqueColumns' cache
+	// replication: a walsender session (replication=database), whose CopyData the
+	// front lays out as openGauss does (replication.go).
+	replication bool
+	catMu       sync.Mutex          // guards catalog and uniq
+	catalog     *dbx.DB             // PostgreSQL's socket, for uniqueColumns (nil until used)
+	uniq        map[string][]string // uniqueColumns' cache
 
 	mu      sync.Mutex // guards pending and batches
 	pending []*roleChange
@@ -141,6 +144,7 @@ func (s *session) run(ctx context.Context) error {
 	}
 	user := params["user"]
 	s.user, s.database = user, params["database"]
+	s.replication = params["replication"] == "database"
 	defer func() {
 		if s.catalog != nil {
 			s.catalog.Close()

@@ -48,7 +48,19 @@ func (s *session) toServer(cr *bufio.Reader) error {
 		case 'Q':
 			s.enqueue(cur)
 			cur = nil
-			body = append([]byte(s.translate(cstring(body))), 0)
+			if !s.replication || !isReplicationCommand(cstring(body)) {
+				body = append([]byte(s.translate(cstring(body))), 0)
+			}
+		case 'd':
+			if s.replication {
+				var err error
+				if body, err = statusToPostgres(body); err != nil {
+					s.o.Log.Info("gauss front: refused a replication message", "err", err)
+					w.Write(message('E', errorFields("ERROR", "08P01", err.Error(), "")))
+					w.Flush()
+					return err
+				}
+			}
 		case 'S':
 			skipping = false
 			s.enqueue(cur)
@@ -203,6 +215,16 @@ func (s *session) toClient() error {
 		kind := head[0]
 		if (kind == '1' || kind == '2' || kind == 'Z') && n > int64(len(body1)) {
 			kind = 0 // not what it says it is: relayed as is, PostgreSQL's client will see
+		}
+		if kind == 'd' && s.replication {
+			body := make([]byte, n)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return err
+			}
+			if _, err := w.Write(message('d', keepaliveToOpenGauss(body))); err != nil {
+				return err
+			}
+			continue
 		}
 		switch kind {
 		case '1', '2', 'Z':

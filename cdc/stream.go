@@ -1,0 +1,176 @@
+package cdc
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/xckit/xckit/internal/dbx"
+)
+
+// StreamReader follows a slot over the streaming replication protocol: the server
+// decodes each change once, as it writes it, and sends it. A peek decodes again from
+// the slot's restart position every time, so its cost grows with what is not yet
+// confirmed (on PostgreSQL the restart position moves only at a running-transactions
+// record, every 15 s at best). The stream gives the same rows at the same positions
+// (the COMMIT at its transaction's end, as the peek's location column), so the
+// checkpoint means the same and a run may switch readers between restarts. The
+// source's position and the slot's guard come from the SQLReader it embeds, on an
+// ordinary connection.
+type StreamReader struct {
+	*SQLReader
+	opts []string
+	// Wait is the longest a read waits for its first transaction (default 200ms);
+	// Gather how long it goes on gathering after that, while more arrive at once
+	// (default 20ms), up to the batch's changes.
+	Wait, Gather time.Duration
+
+	stream *dbx.LogicalStream
+	cur    *Txn
+	xid    string
+}
+
+// NewStreamReader reads slot on db (whose DSN it connects again, for replication)
+// with the plugin's decoder, batch changes at a time at most.
+func NewStreamReader(db *dbx.DB, slot string, dec Decoder, batch int) *StreamReader {
+	return &StreamReader{SQLReader: NewSQLReader(db, slot, dec, batch), opts: dec.Options(), Wait: 200 * time.Millisecond, Gather: 20 * time.Millisecond}
+}
+
+// Waits says Next waits for changes itself: the pipeline need not sleep when it
+// finds none.
+func (r *StreamReader) Waits() bool { return true }
+
+// Next returns the complete transactions that arrived (possibly none after Wait), in
+// commit order. A transaction still arriving stays for the next read.
+func (r *StreamReader) Next(ctx context.Context) ([]Txn, error) {
+	if r.Applied != nil && !r.guarded {
+		if err := r.guard(ctx); err != nil {
+			return nil, err
+		}
+		r.guarded = true
+	}
+	if r.stream == nil {
+		if err := r.connect(ctx); err != nil {
+			return nil, r.failed(ctx, err)
+		}
+	}
+	var txns []Txn
+	changes := 0
+	deadline := time.Now().Add(r.Wait)
+	for changes < r.batch {
+		rctx, cancel := context.WithDeadline(ctx, deadline)
+		m, ok, err := r.stream.Receive(rctx)
+		cancel()
+		if err != nil {
+			return nil, r.failed(ctx, err)
+		}
+		if !ok {
+			if ctx.Err() != nil {
+				return nil, r.failed(ctx, ctx.Err())
+			}
+			break // the deadline: nothing more now
+		}
+		if m.Keepalive {
+			continue
+		}
+		t, err := r.add(m)
+		if err != nil {
+			return nil, r.failed(ctx, err)
+		}
+		if r.cur != nil {
+			changes++
+		}
+		if t != nil {
+			if len(txns) == 0 {
+				if g := time.Now().Add(r.Gather); g.Before(deadline) {
+					deadline = g
+				}
+			}
+			txns = append(txns, *t)
+		}
+	}
+	return txns, nil
+}
+
+// add takes one row of the plugin's output; it returns the transaction it completes.
+func (r *StreamReader) add(m dbx.StreamMessage) (*Txn, error) {
+	lsn := LSN(m.Start)
+	c, err := r.dec.Decode(RawChange{LSN: lsn, XID: r.xid, Data: string(m.Data)})
+	if err != nil {
+		return nil, fmt.Errorf("at %s (xid %s): %w", lsn, r.xid, err)
+	}
+	switch c.Kind {
+	case Begin:
+		// The stream carries no xid: BEGIN's text has it (include-xids), as
+		// "BEGIN <xid>" in mppdb_decoding (pg_output_begin) and test_decoding.
+		r.xid = ""
+		if f := strings.Fields(string(m.Data)); len(f) > 1 {
+			r.xid = f[1]
+		}
+		r.cur = &Txn{XID: r.xid}
+	case Commit:
+		if r.cur == nil {
+			return nil, fmt.Errorf("at %s: COMMIT without BEGIN in the stream", lsn)
+		}
+		t := r.cur
+		t.CommitLSN, t.CommitTime = lsn, c.CommitTime
+		r.cur, r.xid = nil, ""
+		return t, nil
+	default:
+		if r.cur == nil {
+			return nil, fmt.Errorf("at %s: %s on %s outside a transaction", lsn, c.Kind, c.QualifiedName())
+		}
+		r.cur.Changes = append(r.cur.Changes, c)
+	}
+	return nil, nil
+}
+
+func (r *StreamReader) connect(ctx context.Context) error {
+	s, err := dbx.OpenLogicalStream(ctx, r.db.DSN, r.db.Dialect, dbx.Options{AppName: "xckit-cdc-stream"})
+	if err != nil {
+		return fmt.Errorf("stream slot %s: %w", r.slot, err)
+	}
+	// From the slot's confirmed position: what the checkpoint already covers comes
+	// again and the pipeline skips it.
+	if err := s.Start(ctx, r.slot, 0, r.opts); err != nil {
+		s.Close()
+		return err
+	}
+	r.stream, r.cur, r.xid = s, nil, ""
+	return nil
+}
+
+// failed ends the connection (the next read connects again and the server sends
+// again from the slot's confirmed position) and says what the error means.
+func (r *StreamReader) failed(ctx context.Context, err error) error {
+	if r.stream != nil {
+		r.stream.Close()
+		r.stream = nil
+	}
+	r.cur, r.xid = nil, ""
+	if gerr := r.sourceFailed(ctx, err); gerr != nil {
+		return gerr
+	}
+	return err
+}
+
+// Confirm tells the server the target has committed everything up to upTo: the
+// slot's confirmed position moves, and the server may recycle what comes before.
+func (r *StreamReader) Confirm(ctx context.Context, upTo LSN) error {
+	if r.stream == nil {
+		return r.SQLReader.Confirm(ctx, upTo)
+	}
+	if err := r.stream.Confirm(uint64(upTo)); err != nil {
+		return r.failed(ctx, err)
+	}
+	return nil
+}
+
+// Close ends the stream.
+func (r *StreamReader) Close() {
+	if r.stream != nil {
+		r.stream.Close()
+		r.stream = nil
+	}
+}
