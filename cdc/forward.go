@@ -135,7 +135,7 @@ func (s *Sink) SetCheckpoint(ctx context.Context, lsn, catchUp LSN) error {
 
 // setCheckpoint is SetCheckpoint inside the caller's transaction.
 func (s *Sink) setCheckpoint(ctx context.Context, tx *sql.Tx, lsn, catchUp LSN) error {
-	if err := s.writeCheckpoint(ctx, tx, lsn, time.Time{}, ""); err != nil {
+	if err := s.writeCheckpoint(ctx, tx, nil, lsn, time.Time{}, ""); err != nil {
 		return err
 	}
 	d := s.db.Dialect

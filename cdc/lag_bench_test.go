@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,9 +22,11 @@ import (
 )
 
 // BenchmarkCDCLagUnderLoad: payd on gauss takes payments at a fixed rate
-// (XCKIT_LAG_RATE, default 1000/s) for 30 s while `cdc run` follows into the legacy
-// MariaDB; one payment in 20 is watched on the legacy side, and the time from payd's
-// answer to the row's arrival there is the lag. Run it alone:
+// (XCKIT_LAG_RATE, default 1000/s) for 30 s while a CDC pipeline follows into the
+// legacy MariaDB; one payment in 20 is watched on the legacy side, and the time from
+// payd's answer to the row's arrival there is the lag. One sub-benchmark per reader
+// (XCKIT_LAG_READERS, default "none,sql,stream": none is the same load without CDC,
+// the platform's own latency to compare with), side by side in one run:
 //
 //	go test -run '^$' -bench CDCLag -benchtime 1x ./cdc
 func BenchmarkCDCLagUnderLoad(b *testing.B) {
@@ -30,38 +34,119 @@ func BenchmarkCDCLagUnderLoad(b *testing.B) {
 	if v := os.Getenv("XCKIT_LAG_RATE"); v != "" {
 		fmt.Sscan(v, &rate)
 	}
-	for range b.N {
-		p := newPair(b, "legacy")
-		ctx := context.Background()
-		platform.Migrate(ctx, p.src)
-		platform.Migrate(ctx, p.dst)
-		channels := []string{"tenpay", "alipay", "other"}
-		if _, err := platform.Seed(ctx, p.src, platform.SeedOptions{Accounts: 2000, Balance: 1 << 40, Merchant: "m", Channels: channels}); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := cdc.Copy(ctx, cdc.CopyOptions{From: p.src, To: p.dst}); err != nil {
-			b.Fatal(err)
-		}
-		slot := slotName(b)
-		if _, err := cdc.Init(ctx, cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot}); err != nil {
-			b.Fatal(err)
-		}
-		dec, _ := cdc.DecoderFor(labPlugin)
-		runCtx, stop := context.WithCancel(ctx)
-		pl := &cdc.Pipeline{Reader: cdc.NewSQLReader(p.src, slot, dec, 5000), Sink: cdc.NewSink(p.dst, slot), Idle: 20 * time.Millisecond,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		done := make(chan error, 1)
-		go func() { done <- pl.Run(runCtx) }()
-
-		sum, lags := lagUnderLoad(b, p.srcDSN, rate, channels, func(id string) bool {
-			var n int
-			p.dst.QueryRow("SELECT count(*) FROM payments WHERE req_id = ?", id).Scan(&n)
-			return n == 1
-		})
-		stop()
-		<-done
-		reportLag(b, sum, lags)
+	readers := []string{"none", cdc.ReaderSQL, cdc.ReaderStream}
+	if v := os.Getenv("XCKIT_LAG_READERS"); v != "" {
+		readers = strings.Split(v, ",")
 	}
+	for _, reader := range readers {
+		b.Run(reader, func(b *testing.B) {
+			for range b.N {
+				lagRun(b, rate, reader)
+			}
+		})
+	}
+}
+
+func lagRun(b *testing.B, rate float64, reader string) {
+	p := newPair(b, "legacy")
+	ctx := context.Background()
+	platform.Migrate(ctx, p.src)
+	platform.Migrate(ctx, p.dst)
+	channels := []string{"tenpay", "alipay", "other"}
+	if _, err := platform.Seed(ctx, p.src, platform.SeedOptions{Accounts: 2000, Balance: 1 << 40, Merchant: "m", Channels: channels}); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := cdc.Copy(ctx, cdc.CopyOptions{From: p.src, To: p.dst}); err != nil {
+		b.Fatal(err)
+	}
+	slot := slotName(b)
+	if _, err := cdc.Init(ctx, cdc.InitOptions{Source: p.src, Target: p.dst, Slot: slot}); err != nil {
+		b.Fatal(err)
+	}
+	if reader == "none" {
+		cpu0, db0 := pipelineCPU(), databaseCPU("postgres")
+		sum, _ := lagUnderLoad(b, p.srcDSN, rate, channels, nil)
+		cpu, db := pipelineCPU()-cpu0, databaseCPU("postgres")-db0
+		b.ReportMetric(sum.Achieved, "payments/s")
+		b.ReportMetric(sum.Platform.P99, "platform-p99-ms")
+		b.ReportMetric(sum.Latency.P99, "client-p99-ms")
+		b.Logf("no CDC: %.0f payments/s for 30 s (success %.2f%%); platform p99 %.1f ms, client p99 %.1f ms; CPU seconds: this process %.1f, PostgreSQL's lasting processes %.1f",
+			sum.Achieved, sum.Success, sum.Platform.P99, sum.Latency.P99, cpu.Seconds(), db.Seconds())
+		return
+	}
+	dec, _ := cdc.DecoderFor(labPlugin)
+	var src cdc.Source = cdc.NewSQLReader(p.src, slot, dec, 5000)
+	idle := 20 * time.Millisecond
+	if reader == cdc.ReaderStream {
+		sr := cdc.NewStreamReader(p.src, slot, dec, 5000)
+		defer sr.Close()
+		src = sr
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	stats := &cdc.Stats{}
+	var logTo io.Writer = io.Discard
+	if os.Getenv("XCKIT_LAG_LOG") != "" {
+		logTo = os.Stderr
+	}
+	pl := &cdc.Pipeline{Reader: src, Sink: cdc.NewSink(p.dst, slot), Idle: idle, Stats: stats,
+		Log: slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	done := make(chan error, 1)
+	go func() { done <- pl.Run(runCtx) }()
+
+	cpu0, db0, my0 := pipelineCPU(), databaseCPU("postgres"), databaseCPU("mariadbd")
+	rows0 := stats.Rows.Load()
+	sum, lags := lagUnderLoad(b, p.srcDSN, rate, channels, func(id string) bool {
+		var n int
+		p.dst.QueryRow("SELECT count(*) FROM payments WHERE req_id = ?", id).Scan(&n)
+		return n == 1
+	})
+	cpu, db, my, rows := pipelineCPU()-cpu0, databaseCPU("postgres")-db0, databaseCPU("mariadbd")-my0, stats.Rows.Load()-rows0
+	stop()
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+	reportLag(b, sum, lags)
+	b.Logf("%s reader: %d batches, %d source transactions", reader, stats.Batches.Load(), stats.Txns.Load())
+	b.ReportMetric(sum.Platform.P99, "platform-p99-ms")
+	b.ReportMetric(sum.Latency.P99, "client-p99-ms")
+	b.Logf("%s reader: platform p99 %.1f ms, client p99 %.1f ms; %d rows applied; CPU seconds: this process (load generator, payd and the pipeline) %.1f, PostgreSQL's lasting processes (the reader's backend or walsender) %.1f, MariaDB %.1f",
+		reader, sum.Platform.P99, sum.Latency.P99, rows, cpu.Seconds(), db.Seconds(), my.Seconds())
+}
+
+// databaseCPU is the CPU time so far of the processes named name (postgres,
+// mariadbd) alive now (a backend that ended is not counted: payd and the pipeline keep theirs).
+func databaseCPU(name string) time.Duration {
+	var total int64
+	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range dirs {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(data)
+		open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || close < open {
+			continue
+		}
+		if comm := s[open+1 : close]; comm != name {
+			continue
+		}
+		fields := strings.Fields(s[close+1:])
+		if len(fields) > 12 {
+			var ut, st int64
+			fmt.Sscan(fields[11], &ut)
+			fmt.Sscan(fields[12], &st)
+			total += ut + st
+		}
+	}
+	return time.Duration(total) * 10 * time.Millisecond // USER_HZ is 100 on Linux
+}
+
+// pipelineCPU is this process's CPU time so far (user and system).
+func pipelineCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkForwardLagUnderLoad is the same for forward CDC: payd on the legacy
@@ -127,6 +212,9 @@ func lagUnderLoad(b *testing.B, payDSN string, rate float64, channels []string, 
 	var lags []time.Duration
 	var mu sync.Mutex
 	watchDone := make(chan struct{})
+	if arrived == nil { // no watcher: the samples are dropped
+		arrived = func(string) bool { return true }
+	}
 	go func() { // watch sampled req_ids arrive on the legacy side
 		defer close(watchDone)
 		for s := range w.samples {

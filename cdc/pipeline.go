@@ -124,6 +124,7 @@ func (p *Pipeline) startingCheckpoint(ctx context.Context) (Checkpoint, error) {
 func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err error) {
 	var txns []Txn
 	var before LSN // the source's position before the read
+	began := time.Now()
 	err = p.retry(ctx, "read the source", func(c context.Context) error {
 		var err error
 		if before, err = p.Reader.CurrentLSN(c); err != nil {
@@ -140,6 +141,7 @@ func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err erro
 		return p.idle(ctx, st, before)
 	}
 	st.quiet = 0
+	read := time.Since(began)
 	upTo := txns[len(txns)-1].CommitLSN
 	apply := make([]Txn, 0, len(txns))
 	for _, t := range txns {
@@ -162,6 +164,7 @@ func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err erro
 	if err := p.retry(work, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, upTo) }); err != nil {
 		return true, err
 	}
+	p.Log.Debug("cdc: batch", "txns", len(txns), "applied", len(apply), "read_ms", read.Milliseconds(), "total_ms", time.Since(began).Milliseconds())
 	return false, nil
 }
 

@@ -66,7 +66,9 @@ func Run(ctx context.Context, o RunOptions) error {
 	if c, ok := reader.(interface{ Close() }); ok {
 		defer c.Close()
 	}
-	p := &Pipeline{Reader: reader, Sink: NewSink(o.Target, o.Slot), Tables: o.Tables, Log: o.Log, Stats: o.Stats}
+	sink := NewSink(o.Target, o.Slot)
+	defer sink.Close()
+	p := &Pipeline{Reader: reader, Sink: sink, Tables: o.Tables, Log: o.Log, Stats: o.Stats}
 	if err := p.Run(ctx); err != nil {
 		return fmt.Errorf("cdc run stopped: %w", err)
 	}

@@ -46,12 +46,17 @@ type Sink struct {
 	tables map[string]*targetTable // by target table name
 	// catchUp is the checkpoint's CatchUpLSN as last read.
 	catchUp LSN
+	// multiDB: the target again, sending several statements per Exec (MySQL family).
+	multiDB *dbx.DB
 }
 
 type targetTable struct {
 	name  string
 	pk    []string
 	fixed []string // never set by an upsert (fixedColumns)
+	// onlyKey: the primary key is the table's only unique index (an upsert can meet
+	// no other row than its key's, whatever the order of the batch's rows).
+	onlyKey bool
 }
 
 // NewSink prepares a sink for slot on db.
@@ -133,18 +138,49 @@ func (s *Sink) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 	return cp, true, nil
 }
 
-// Apply writes txns and the checkpoint (upTo) in one target transaction.
+// Apply writes txns and the checkpoint (upTo) in one target transaction. On a MySQL
+// family target the statements that need no answer go out together (stmtQueue); if
+// such a group fails, the apply is done again one statement at a time, which names
+// the change that failed.
 func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	if s.db.Dialect.Family() != dbx.FamilyMySQL {
+		return s.applyOnce(ctx, s.db, nil, txns, upTo)
+	}
+	db, err := s.multi(ctx)
+	if err != nil {
+		return 0, err
+	}
+	q := &stmtQueue{}
+	if q.grouped, err = s.groupable(ctx, txns); err != nil {
+		return 0, err
+	}
+	rows, err = s.applyOnce(ctx, db, q, txns, upTo)
+	if _, ok := errors.AsType[*queueError](err); ok && !dbx.IsTransient(err) {
+		return s.applyOnce(ctx, s.db, nil, txns, upTo)
+	}
+	return rows, err
+}
+
+func (s *Sink) applyOnce(ctx context.Context, db *dbx.DB, q *stmtQueue, txns []Txn, upTo LSN) (rows int, err error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("target: begin: %w", err)
 	}
 	defer tx.Rollback()
 	var last Txn
-	run := &upsertRun{}
+	run := &upsertRun{q: q}
 	if len(txns) > 0 && txns[0].CommitLSN <= s.catchUp {
 		if err := s.relaxForeignKeys(ctx, tx); err != nil {
 			return 0, err
+		}
+	}
+	if q != nil {
+		// The pool's sessions keep what the last apply set.
+		if err := q.add(ctx, tx, fmt.Sprintf("SET foreign_key_checks = %d", map[bool]int{true: 0, false: 1}[q.grouped]), nil); err != nil {
+			return 0, err
+		}
+		if q.grouped {
+			txns = byTable(txns)
 		}
 	}
 	for _, t := range txns {
@@ -160,7 +196,10 @@ func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err e
 	if err := s.flush(ctx, tx, run); err != nil {
 		return 0, err
 	}
-	if err := s.writeCheckpoint(ctx, tx, upTo, last.CommitTime, last.XID); err != nil {
+	if err := s.writeCheckpoint(ctx, tx, run.q, upTo, last.CommitTime, last.XID); err != nil {
+		return 0, err
+	}
+	if err := run.q.flush(ctx, tx); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -183,7 +222,7 @@ func (s *Sink) relaxForeignKeys(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-func (s *Sink) writeCheckpoint(ctx context.Context, tx *sql.Tx, upTo LSN, commitTime time.Time, xid string) error {
+func (s *Sink) writeCheckpoint(ctx context.Context, tx *sql.Tx, q *stmtQueue, upTo LSN, commitTime time.Time, xid string) error {
 	d := s.db.Dialect
 	var ct, txn any
 	if !commitTime.IsZero() {
@@ -192,9 +231,9 @@ func (s *Sink) writeCheckpoint(ctx context.Context, tx *sql.Tx, upTo LSN, commit
 	if xid != "" {
 		txn = xid
 	}
-	q := fmt.Sprintf("INSERT INTO %s (slot, lsn, lsn_num, commit_time, applied_at, source_txn) VALUES (%s) %s", CheckpointTable,
+	stmt := fmt.Sprintf("INSERT INTO %s (slot, lsn, lsn_num, commit_time, applied_at, source_txn) VALUES (%s) %s", CheckpointTable,
 		d.Placeholders(1, 6), d.UpsertClause([]string{"slot"}, []string{"lsn", "lsn_num", "commit_time", "applied_at", "source_txn"}))
-	if _, err := tx.ExecContext(ctx, q, s.slot, upTo.String(), int64(upTo), ct, time.Now().UTC(), txn); err != nil {
+	if err := q.exec(ctx, tx, stmt, []any{s.slot, upTo.String(), int64(upTo), ct, time.Now().UTC(), txn}); err != nil {
 		return fmt.Errorf("write checkpoint %s: %w", upTo, err)
 	}
 	return nil
@@ -214,6 +253,13 @@ func (s *Sink) table(ctx context.Context, tx *sql.Tx, name string) (*targetTable
 		return nil, err
 	}
 	t := &targetTable{name: name, pk: pk, fixed: fixed}
+	if s.db.Dialect.Family() == dbx.FamilyMySQL {
+		uniq, err := s.db.Strings(ctx, s.db.Dialect.UniqueColumnsSQL(), name)
+		if err != nil {
+			return nil, fmt.Errorf("the unique columns of %s: %w", name, err)
+		}
+		t.onlyKey = len(uniq) == len(pk)
+	}
 	s.tables[name] = t
 	return t, nil
 }
@@ -232,6 +278,8 @@ type upsertRun struct {
 	// lenient: the transaction is before the catch-up point of an online copy, where
 	// a delete may find its row not copied yet.
 	lenient bool
+	// q, when set, takes the statements that need no answer (stmtQueue).
+	q *stmtQueue
 }
 
 const maxRunRows = 500
@@ -253,7 +301,7 @@ func (s *Sink) applyRow(ctx context.Context, tx *sql.Tx, t *targetTable, c Chang
 	switch c.Kind {
 	case Insert, Update:
 		if c.Kind == Update && len(c.Key) > 0 && keyChanged(t.pk, c.Key, c.Columns) {
-			if err := s.flush(ctx, tx, run); err != nil {
+			if err := s.sync(ctx, tx, run); err != nil {
 				return err
 			}
 			if err := s.deleteKey(ctx, tx, t, c.Key, false); err != nil {
@@ -272,7 +320,7 @@ func (s *Sink) applyRow(ctx context.Context, tx *sql.Tx, t *targetTable, c Chang
 		if c.Kind == Update && len(t.fixed) > len(t.pk) {
 			// openGauss's upsert may not set a unique column: an update of a table
 			// with one is an UPDATE by key (an upsert only when the row is missing).
-			if err := s.flush(ctx, tx, run); err != nil {
+			if err := s.sync(ctx, tx, run); err != nil {
 				return err
 			}
 			if done, err := s.updateRow(ctx, tx, t, names, vals); err != nil || done {
@@ -291,7 +339,7 @@ func (s *Sink) applyRow(ctx context.Context, tx *sql.Tx, t *targetTable, c Chang
 		run.keys[key] = true
 		return nil
 	case Delete:
-		if err := s.flush(ctx, tx, run); err != nil {
+		if err := s.sync(ctx, tx, run); err != nil {
 			return err
 		}
 		return s.deleteKey(ctx, tx, t, c.Key, !run.lenient)
@@ -342,10 +390,23 @@ func (s *Sink) flush(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
 	return nil
 }
 
+// sync writes the run and sends the queue: what comes next needs their effects.
+func (s *Sink) sync(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
+	if err := s.flush(ctx, tx, run); err != nil {
+		return err
+	}
+	return run.q.flush(ctx, tx)
+}
+
 func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
 	t := run.table
 	stmt := func(rows [][]any) (string, []any) {
 		return upsertStatement(s.db.Dialect, t.name, run.names, t.pk, t.fixed, rows)
+	}
+	if run.q != nil {
+		// Sent with others; a failure is named by the apply done again without.
+		q, args := stmt(run.rows)
+		return run.q.add(ctx, tx, q, args)
 	}
 	if len(run.rows) == 1 {
 		q, args := stmt(run.rows)

@@ -29,6 +29,10 @@ func (d Dialect) currentSchema() string {
 // UPDATE may not set any of them ("INSERT ON DUPLICATE KEY UPDATE don't allow update on
 // primary key or unique key.").
 func (d Dialect) UniqueColumnsSQL() string {
+	if d.Family() == FamilyMySQL {
+		return `SELECT DISTINCT COLUMN_NAME FROM information_schema.STATISTICS
+		WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?`
+	}
 	return `SELECT DISTINCT a.attname FROM pg_index i
 		JOIN pg_class c ON c.oid = i.indrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace

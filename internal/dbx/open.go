@@ -29,6 +29,10 @@ type Options struct {
 	ConnectTimeout time.Duration // default 5s
 	MaxOpenConns   int           // default database/sql's (unlimited)
 	AppName        string        // application_name / connection attribute
+	// MultiStatements (MySQL family): one Exec may carry several statements, the
+	// arguments interpolated by the driver (its own escaping, for the connection's
+	// charset and sql_mode), so that they go out in one round trip.
+	MultiStatements bool
 }
 
 // Open connects to the database named by a DSN URL, checks that it answers, and detects
@@ -137,6 +141,7 @@ func openMySQL(d DSN, opt Options) (*sql.DB, error) {
 	cfg.DBName = d.Database
 	cfg.ParseTime = true
 	cfg.Timeout = opt.ConnectTimeout
+	cfg.MultiStatements, cfg.InterpolateParams = opt.MultiStatements, opt.MultiStatements
 	cfg.Params = map[string]string{}
 	charset := "utf8mb4"
 	for k, v := range d.Params {
