@@ -193,12 +193,18 @@ func (p *Pipeline) idle(ctx context.Context, st *runState, before LSN) (stop boo
 // same transaction, tells.
 func (p *Pipeline) apply(ctx, work context.Context, apply []Txn, upTo LSN) error {
 	var rows int
+	tried := false
 	err := p.retry(ctx, "apply to the target", func(context.Context) error {
-		if now, ok, err := p.Sink.Checkpoint(work); err != nil {
-			return err
-		} else if ok && now.LSN >= upTo {
-			return nil
+		// A first try cannot have committed (the batch starts past the checkpoint
+		// the run holds); after a failed one the checkpoint says whether it did.
+		if tried {
+			if now, ok, err := p.Sink.Checkpoint(work); err != nil {
+				return err
+			} else if ok && now.LSN >= upTo {
+				return nil
+			}
 		}
+		tried = true
 		var err error
 		rows, err = p.Sink.Apply(work, apply, upTo)
 		return err

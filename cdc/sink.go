@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/xckit/xckit/internal/dbx"
@@ -48,7 +49,13 @@ type Sink struct {
 	catchUp LSN
 	// multiDB: the target again, sending several statements per Exec (MySQL family).
 	multiDB *dbx.DB
+	// replayed counts the batches applied again one statement at a time.
+	replayed atomic.Int64
 }
+
+// Replayed is how many batches failed as statements sent together and were applied
+// again one statement at a time (to name the change that fails, or in order).
+func (s *Sink) Replayed() int64 { return s.replayed.Load() }
 
 type targetTable struct {
 	name  string
@@ -156,6 +163,7 @@ func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err e
 	}
 	rows, err = s.applyOnce(ctx, db, q, txns, upTo)
 	if _, ok := errors.AsType[*queueError](err); ok && !dbx.IsTransient(err) {
+		s.replayed.Add(1)
 		return s.applyOnce(ctx, s.db, nil, txns, upTo)
 	}
 	return rows, err

@@ -23,7 +23,8 @@ type StreamReader struct {
 	opts []string
 	// Wait is the longest a read waits for its first transaction (default 200ms);
 	// Gather how long it goes on gathering after that, while more arrive at once
-	// (default 20ms), up to the batch's changes.
+	// (default 5ms), up to the batch's changes: while a batch is applied the next
+	// one gathers in the connection, and is read at once.
 	Wait, Gather time.Duration
 
 	stream *dbx.LogicalStream
@@ -34,7 +35,7 @@ type StreamReader struct {
 // NewStreamReader reads slot on db (whose DSN it connects again, for replication)
 // with the plugin's decoder, batch changes at a time at most.
 func NewStreamReader(db *dbx.DB, slot string, dec Decoder, batch int) *StreamReader {
-	return &StreamReader{SQLReader: NewSQLReader(db, slot, dec, batch), opts: dec.Options(), Wait: 200 * time.Millisecond, Gather: 20 * time.Millisecond}
+	return &StreamReader{SQLReader: NewSQLReader(db, slot, dec, batch), opts: dec.Options(), Wait: 200 * time.Millisecond, Gather: 5 * time.Millisecond}
 }
 
 // Waits says Next waits for changes itself: the pipeline need not sleep when it
