@@ -171,6 +171,18 @@ func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err erro
 // idle: nothing was read. Nothing to read twice in a row: every commit before the
 // position read one round earlier is applied, and recorded so.
 func (p *Pipeline) idle(ctx context.Context, st *runState, before LSN) (stop bool, err error) {
+	if cu, ok := p.Reader.(interface{ CaughtUp() LSN }); ok {
+		if safe := cu.CaughtUp(); safe > st.seen && safe > st.cp.LSN {
+			// Recorded, then confirmed: the slot never passes what legacy records.
+			if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, safe) }); err != nil {
+				return true, cleanStop(ctx, err)
+			}
+			st.seen = safe
+			if err := p.retry(ctx, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, safe) }); err != nil {
+				return true, cleanStop(ctx, err)
+			}
+		}
+	}
 	if safe := st.quiet; safe > st.seen {
 		if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, safe) }); err != nil {
 			return true, cleanStop(ctx, err)

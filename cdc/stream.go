@@ -30,6 +30,10 @@ type StreamReader struct {
 	stream *dbx.LogicalStream
 	cur    *Txn
 	xid    string
+	// caughtUp is the server's position from a keepalive that came while no
+	// transaction was arriving and none was gathered: every commit before it was
+	// sent, and so returned by an earlier Next.
+	caughtUp LSN
 }
 
 // NewStreamReader reads slot on db (whose DSN it connects again, for replication)
@@ -73,6 +77,9 @@ func (r *StreamReader) Next(ctx context.Context) ([]Txn, error) {
 			break // the deadline: nothing more now
 		}
 		if m.Keepalive {
+			if r.cur == nil && len(txns) == 0 {
+				r.caughtUp = max(r.caughtUp, LSN(m.WALEnd))
+			}
 			continue
 		}
 		t, err := r.add(m)
@@ -93,6 +100,13 @@ func (r *StreamReader) Next(ctx context.Context) ([]Txn, error) {
 	}
 	return txns, nil
 }
+
+// CaughtUp is a position every commit before which the reader has returned (the
+// walsender's: it sends what it decoded before a keepalive, in order), or 0. When the
+// pipeline has applied what it returned, it may record the position and confirm it:
+// with nothing to replicate (writes in other databases only) the slot still moves,
+// and the WAL it holds stays bounded.
+func (r *StreamReader) CaughtUp() LSN { return r.caughtUp }
 
 // add takes one row of the plugin's output; it returns the transaction it completes.
 func (r *StreamReader) add(m dbx.StreamMessage) (*Txn, error) {
@@ -138,7 +152,7 @@ func (r *StreamReader) connect(ctx context.Context) error {
 		s.Close()
 		return err
 	}
-	r.stream, r.cur, r.xid = s, nil, ""
+	r.stream, r.cur, r.xid, r.caughtUp = s, nil, "", 0
 	return nil
 }
 
@@ -149,7 +163,7 @@ func (r *StreamReader) failed(ctx context.Context, err error) error {
 		r.stream.Close()
 		r.stream = nil
 	}
-	r.cur, r.xid = nil, ""
+	r.cur, r.xid, r.caughtUp = nil, "", 0
 	if gerr := r.sourceFailed(ctx, err); gerr != nil {
 		return gerr
 	}
