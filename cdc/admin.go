@@ -257,6 +257,39 @@ type Status struct {
 	// CatchUpLSN: after an online copy, the target is consistent once the stream has
 	// applied past this position (forward CDC); empty once it has.
 	CatchUpLSN string `json:"catch_up_to,omitempty"`
+	// Rates, from two readings (Status.Since): how fast the target takes the
+	// source's log (bytes of WAL or binary log per second) and the source writes it,
+	// and when the lag will be gone at those rates (nil: no estimate, it is not
+	// shrinking or there is none).
+	ApplyBytesPerS  *float64 `json:"apply_bytes_per_s,omitempty"`
+	SourceBytesPerS *float64 `json:"source_bytes_per_s,omitempty"`
+	CatchUpSeconds  *float64 `json:"catch_up_eta_s,omitempty"`
+}
+
+// Since fills st's rates from an earlier reading prev taken dt before.
+func (st *Status) Since(prev Status, dt time.Duration) {
+	pos := func(s Status) (src, done LSN, ok bool) {
+		a, err1 := ParseLSN(s.SourceLSN)
+		b, err2 := ParseLSN(s.CaughtUpLSN)
+		if err2 != nil || b == 0 {
+			b, err2 = ParseLSN(s.AppliedLSN)
+		}
+		return a, b, err1 == nil && err2 == nil && a > 0
+	}
+	s0, d0, ok0 := pos(prev)
+	s1, d1, ok1 := pos(*st)
+	if !ok0 || !ok1 || dt <= 0 || s1 < s0 || d1 < d0 {
+		return // another stream, a reset position, or nothing to compare
+	}
+	apply, source := float64(d1-d0)/dt.Seconds(), float64(s1-s0)/dt.Seconds()
+	st.ApplyBytesPerS, st.SourceBytesPerS = &apply, &source
+	if st.LagBytes == 0 {
+		zero := 0.0
+		st.CatchUpSeconds = &zero
+	} else if apply > source {
+		eta := float64(st.LagBytes) / (apply - source)
+		st.CatchUpSeconds = &eta
+	}
 }
 
 // GetStatus reads both sides. It never reads the slot itself, so it can run beside

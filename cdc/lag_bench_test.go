@@ -79,6 +79,9 @@ func lagRun(b *testing.B, rate float64, reader string) {
 	idle := 20 * time.Millisecond
 	if reader == cdc.ReaderStream {
 		sr := cdc.NewStreamReader(p.src, slot, dec, 5000)
+		if v := os.Getenv("XCKIT_LAG_GATHER"); v != "" { // to try other gathers
+			sr.Gather, _ = time.ParseDuration(v)
+		}
 		defer sr.Close()
 		src = sr
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,8 +53,38 @@ type Stats struct {
 	Txns, Rows, Batches atomic.Int64
 	AppliedLSN          atomic.Uint64
 	SourceLSN           atomic.Uint64 // the source's write position at the last read
+	SeenLSN             atomic.Uint64 // the caught-up position last recorded
 	LastCommitUnixNano  atomic.Int64
 	Retries             atomic.Int64
+	// BehindSinceUnixNano: when the last read that found changes came after one
+	// that found none (0: caught up, or not started) — the lag's clock while
+	// nothing has been applied yet.
+	BehindSinceUnixNano atomic.Int64
+	// RetainedBytes is the WAL (or binary log) the source keeps for the stream, as
+	// cdc run samples it (-1: not sampled).
+	RetainedBytes atomic.Int64
+	// Batch is the time from a read to its batch confirmed (read, apply, commit,
+	// advance), and RetriesBy the retries by step.
+	Batch     Histogram
+	RetriesBy sync.Map // step (string) -> *atomic.Int64
+}
+
+// LagSeconds is how far behind the target is: 0 when the last read found nothing
+// new, else the age of the oldest commit possibly not applied (the last applied
+// commit's time, or when the lag began).
+func (s *Stats) LagSeconds(now time.Time) float64 {
+	applied := max(s.AppliedLSN.Load(), s.SeenLSN.Load())
+	if s.SourceLSN.Load() <= applied || s.BehindSinceUnixNano.Load() == 0 {
+		return 0
+	}
+	from := max(s.LastCommitUnixNano.Load(), s.BehindSinceUnixNano.Load())
+	return max(now.Sub(time.Unix(0, from)).Seconds(), 0)
+}
+
+func (s *Stats) retried(step string) {
+	s.Retries.Add(1)
+	c, _ := s.RetriesBy.LoadOrStore(step, &atomic.Int64{})
+	c.(*atomic.Int64).Add(1)
 }
 
 // Run replicates until ctx ends. On cancellation it finishes the batch in hand
@@ -85,7 +116,7 @@ func (p *Pipeline) defaults() {
 		p.MaxWait = 10 * time.Second
 	}
 	if p.Stats == nil {
-		p.Stats = &Stats{}
+		p.Stats = NewStats()
 	}
 	if p.Log == nil {
 		p.Log = slog.New(slog.DiscardHandler)
@@ -138,7 +169,11 @@ func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err erro
 		return true, cleanStop(ctx, err)
 	}
 	if len(txns) == 0 {
+		p.Stats.BehindSinceUnixNano.Store(0)
 		return p.idle(ctx, st, before)
+	}
+	if p.Stats.BehindSinceUnixNano.Load() == 0 {
+		p.Stats.BehindSinceUnixNano.Store(began.UnixNano())
 	}
 	st.quiet = 0
 	read := time.Since(began)
@@ -164,6 +199,7 @@ func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err erro
 	if err := p.retry(work, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, upTo) }); err != nil {
 		return true, err
 	}
+	p.Stats.Batch.Observe(time.Since(began))
 	p.Log.Debug("cdc: batch", "txns", len(txns), "applied", len(apply), "read_ms", read.Milliseconds(), "total_ms", time.Since(began).Milliseconds())
 	return false, nil
 }
@@ -178,6 +214,7 @@ func (p *Pipeline) idle(ctx context.Context, st *runState, before LSN) (stop boo
 				return true, cleanStop(ctx, err)
 			}
 			st.seen = safe
+			p.Stats.SeenLSN.Store(uint64(safe))
 			if err := p.retry(ctx, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, safe) }); err != nil {
 				return true, cleanStop(ctx, err)
 			}
@@ -188,6 +225,7 @@ func (p *Pipeline) idle(ctx context.Context, st *runState, before LSN) (stop boo
 			return true, cleanStop(ctx, err)
 		}
 		st.seen = safe
+		p.Stats.SeenLSN.Store(uint64(safe))
 	}
 	st.quiet = before
 	if w, ok := p.Reader.(interface{ Waits() bool }); ok && w.Waits() {
@@ -277,7 +315,7 @@ func (p *Pipeline) retry(ctx context.Context, what string, f func(context.Contex
 		if !transient(err) || ctx.Err() != nil {
 			return err
 		}
-		p.Stats.Retries.Add(1)
+		p.Stats.retried(what)
 		p.Log.Warn("cdc: waiting for the database", "step", what, "retry_in", wait, "err", dbx.Redact(err.Error()))
 		select {
 		case <-ctx.Done():

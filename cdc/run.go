@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/xckit/xckit/internal/dbx"
 	"github.com/xckit/xckit/internal/proc"
@@ -50,7 +51,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		defer os.Remove(o.PidFile)
 	}
 	if o.Stats == nil {
-		o.Stats = &Stats{}
+		o.Stats = NewStats()
 	}
 	if o.MetricsAddr != "" {
 		stop, err := ServeMetrics(o.MetricsAddr, o.Stats, o.Slot)
@@ -58,6 +59,9 @@ func Run(ctx context.Context, o RunOptions) error {
 			return &SetupError{err}
 		}
 		defer stop()
+		sctx, stopSampling := context.WithCancel(ctx)
+		defer stopSampling()
+		go sampleRetained(sctx, o)
 	}
 	reader, err := o.source(ctx)
 	if err != nil {
@@ -165,4 +169,21 @@ func RepairAndVerify(ctx context.Context, o VerifyOptions, rep VerifyReport) (Ve
 		return after, fmt.Errorf("verify after the repair: %w", err)
 	}
 	return after, nil
+}
+
+// sampleRetained reads the WAL (or binary log) the source keeps for the stream every
+// 15 s, for the metrics, until ctx ends; a failed reading leaves the last one.
+func sampleRetained(ctx context.Context, o RunOptions) {
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if st, err := GetStatus(rctx, o.Source, o.Target, o.Slot); err == nil {
+			o.Stats.RetainedBytes.Store(st.RetainedBytes)
+		}
+		cancel()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(15 * time.Second):
+		}
+	}
 }

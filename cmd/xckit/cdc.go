@@ -158,10 +158,11 @@ func cdcCommand() *cli.Command {
 			},
 			{
 				Name:      "status",
-				Usage:     "source LSN, slot, applied LSN, lag in bytes and seconds",
+				Usage:     "source LSN, slot, applied LSN, lag in bytes and seconds, apply rate and catch-up estimate",
 				UsageText: "xckit cdc status --source DSN --target DSN [--slot NAME] [--watch D] [-o json]\n\nWarns (exit 1) when the slot retains more WAL or lags more than the profile allows.\n\nExample:\n   xckit cdc status --watch 2s",
-				Flags:     append(cdcFlags(), &cli.DurationFlag{Name: "watch", Usage: "refresh every `D` until interrupted"}),
-				Action:    cdcStatus,
+				Flags: append(cdcFlags(), &cli.DurationFlag{Name: "watch", Usage: "refresh every `D` until interrupted"},
+					&cli.DurationFlag{Name: "sample", Value: time.Second, Usage: "read twice, `D` apart, for the apply and source rates and the catch-up estimate (0: once, no rates)"}),
+				Action: cdcStatus,
 			},
 			{
 				Name:  "stop",

@@ -52,19 +52,42 @@ func cdcStatus(c *cli.Context) error {
 	if err != nil {
 		return profileError(err)
 	}
-	for {
+	read := func() (cdc.Status, time.Time, error) {
 		st, err := cdc.GetStatus(c.Context, src, dst, c.String("slot"))
 		if err != nil {
-			return failed("cdc status: %w", err)
+			return st, time.Time{}, failed("cdc status: %w", err)
 		}
+		return st, time.Now(), nil
+	}
+	// The rates come from two readings: the one before (--watch), or one taken
+	// --sample earlier.
+	prev, prevAt, err := read()
+	if err != nil {
+		return err
+	}
+	if d := c.Duration("sample"); d > 0 {
+		select {
+		case <-c.Context.Done():
+			return nil
+		case <-time.After(d):
+		}
+	}
+	for {
+		st, at, err := read()
+		if err != nil {
+			return err
+		}
+		st.Since(prev, at.Sub(prevAt))
+		prev, prevAt = st, at
 		warnings := cdc.Judge(st, p)
 		out := struct {
 			cdc.Status
 			Warnings []string `json:"warnings,omitempty"`
 		}{st, warnings}
 		if err := emit(c, out, func(w io.Writer) error {
-			err := table(w, []any{"SLOT", "PLUGIN", "ACTIVE", "SOURCE LSN", "CONFIRMED", "APPLIED", "CAUGHT UP", "LAG BYTES", "LAG S", "RETAINED WAL"},
-				[][]any{{st.Slot, st.Plugin, st.Active, st.SourceLSN, st.ConfirmedLSN, st.AppliedLSN, st.CaughtUpLSN, st.LagBytes, fmt.Sprintf("%.1f", st.LagSeconds), profiles.ByteSize(st.RetainedBytes)}})
+			err := table(w, []any{"SLOT", "PLUGIN", "ACTIVE", "SOURCE LSN", "CONFIRMED", "APPLIED", "CAUGHT UP", "LAG BYTES", "LAG S", "RETAINED WAL", "APPLY/S", "SOURCE/S", "CATCH-UP ETA"},
+				[][]any{{st.Slot, st.Plugin, st.Active, st.SourceLSN, st.ConfirmedLSN, st.AppliedLSN, st.CaughtUpLSN, st.LagBytes, fmt.Sprintf("%.1f", st.LagSeconds), profiles.ByteSize(st.RetainedBytes),
+					rate(st.ApplyBytesPerS), rate(st.SourceBytesPerS), eta(st)}})
 			for _, w2 := range warnings {
 				fmt.Fprintln(w, "WARNING: "+w2)
 			}
@@ -167,4 +190,23 @@ func cdcStop(c *cli.Context) error {
 	}
 	fmt.Fprintf(c.App.ErrWriter, "cdc run pid %d stopped\n", pid)
 	return nil
+}
+
+// rate is bytes per second for the status table ("-": no second reading).
+func rate(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return profiles.ByteSize(int64(*v)).String()
+}
+
+// eta is the catch-up estimate for the status table.
+func eta(st cdc.Status) string {
+	switch {
+	case st.CatchUpSeconds != nil:
+		return (time.Duration(*st.CatchUpSeconds*float64(time.Second)) / time.Second * time.Second).String()
+	case st.ApplyBytesPerS != nil && st.LagBytes > 0:
+		return "not shrinking"
+	}
+	return "-"
 }

@@ -74,8 +74,11 @@ func TestCDCCommands(t *testing.T) {
 	if code, out, errs := runCLI(t, "cdc", "wait", "--config", cfg, "--timeout", "30s"); code != 0 || !strings.Contains(out, "applied everything before") {
 		t.Errorf("wait: %d %s %s", code, out, errs)
 	}
-	if code, out, _ := runCLI(t, "cdc", "status", "--config", cfg, "-o", "json"); code != 0 || !strings.Contains(out, `"lag_bytes"`) {
+	if code, out, _ := runCLI(t, "cdc", "status", "--config", cfg, "-o", "json", "--sample", "200ms"); code != 0 || !strings.Contains(out, `"lag_bytes"`) || !strings.Contains(out, `"apply_bytes_per_s"`) {
 		t.Errorf("status: %d %s", code, out)
+	}
+	if code, out, _ := runCLI(t, "cdc", "status", "--config", cfg, "--sample", "0"); code != 0 || !strings.Contains(out, "CATCH-UP ETA") || strings.Contains(out, "B/s") {
+		t.Errorf("status read once: %d %s", code, out)
 	}
 	if code, _, errs := runCLI(t, "cdc", "stop", "--slot", "xct_cli", "--pid-file", pid); code != 0 {
 		t.Errorf("cdc stop: %d %s", code, errs)
