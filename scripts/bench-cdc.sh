@@ -18,8 +18,9 @@ mysql_pw=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
 mysql_port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
 my() { mariadb -h127.0.0.1 -P"$mysql_port" -uxcadmin -p"$mysql_pw" "$@"; }
 
-run_case() { # name, SQL that fills the source
-  local name=$1 fill=$2
+READERS=${READERS:-sql stream}
+run_case() { # name, SQL that fills the source, reader
+  local name=$1 fill=$2 reader=$3
   $X cdc drop --source "$SRC" --target "$DST" --slot bench --yes --log-level error 2>/dev/null || true
   psql "$SRC" -qc "SELECT pg_drop_replication_slot('bench_twin') FROM pg_replication_slots WHERE slot_name = 'bench_twin'" >/dev/null 2>&1 || true
   pgsql postgres -q -c "DROP DATABASE IF EXISTS cdcbench" -c "CREATE DATABASE cdcbench" >/dev/null 2>&1
@@ -35,21 +36,21 @@ run_case() { # name, SQL that fills the source
   t0=$(date +%s.%N)
   "$PGBIN/pg_recvlogical" -d "$SRC" --slot bench_twin --start --endpos "$end_lsn" -o include-xids=1 -f /dev/null
   t1=$(date +%s.%N)
-  $X cdc run --source "$SRC" --target "$DST" --slot bench --log-level warn & local pid=$!
+  $X cdc run --source "$SRC" --target "$DST" --slot bench --reader "$reader" --log-level warn & local pid=$!
   $X cdc wait --source "$SRC" --target "$DST" --slot bench --lsn "$end_lsn" --timeout 600s --log-level warn >/dev/null
   t2=$(date +%s.%N)
   kill -TERM $pid; wait $pid
   local n; n=$(my -N cdcbench -e "SELECT count(*) FROM payments")
-  python3 -c "r=$n; a=$t1-$t0; b=$t2-$t1; print(f'| $name | {r} | {b:.1f} | {r/b:.0f} | {a:.1f} | {r/a:.0f} |')"
+  python3 -c "r=$n; a=$t1-$t0; b=$t2-$t1; print(f'| $name | $reader | {r} | {b:.1f} | {r/b:.0f} | {a:.1f} | {r/a:.0f} | {a/b:.2f} |')"
 }
 
 row="'p-' || g, 'm', 'debit', 'ag-seed-' || (g % 1000 + 1), g % 1000 + 1, 'tenpay', g % 100000, 'CNY', 'succeeded', 'ok', md5(g::text) || md5(g::text), now()"
-echo "| case | rows | xckit cdc apply s | xckit rows/s | pg_recvlogical decode s | pg_recvlogical rows/s |"
-echo "|---|---|---|---|---|---|"
+echo "| case | reader | rows | xckit cdc apply s | xckit rows/s | pg_recvlogical decode s | pg_recvlogical rows/s | xckit / pg_recvlogical |"
+echo "|---|---|---|---|---|---|---|---|"
 big=""; for i in $(seq 0 19); do big+="INSERT INTO payments SELECT $row FROM generate_series($((i*ROWS/20+1)), $(((i+1)*ROWS/20))) g;"$'\n'; done
-run_case "20 transactions of $((ROWS/20)) rows" "$big"
+for r in $READERS; do run_case "20 transactions of $((ROWS/20)) rows" "$big" "$r"; done
 small="DO \$\$ BEGIN FOR g IN 1..$((ROWS/4)) LOOP INSERT INTO payments SELECT $row; COMMIT; END LOOP; END \$\$;"
-run_case "$((ROWS/4)) single-row transactions" "$small"
+for r in $READERS; do run_case "$((ROWS/4)) single-row transactions" "$small" "$r"; done
 echo
 echo "verify, same data on both sides:"
 $X verify --source "$SRC" --target "$DST" | tail -1
