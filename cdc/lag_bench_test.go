@@ -177,8 +177,14 @@ func BenchmarkForwardLagUnderLoad(b *testing.B) {
 		}
 		runCtx, stop := context.WithCancel(ctx)
 		done := make(chan error, 1)
+		var logTo io.Writer = io.Discard
+		if os.Getenv("XCKIT_LAG_LOG") != "" {
+			logTo = os.Stderr
+		}
+		stats := cdc.NewStats()
 		go func() {
-			done <- cdc.Run(runCtx, cdc.RunOptions{Source: p.src, Target: p.dst, Slot: slot, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			done <- cdc.Run(runCtx, cdc.RunOptions{Source: p.src, Target: p.dst, Slot: slot, Stats: stats,
+				Log: slog.New(slog.NewTextHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 		}()
 		sum, lags := lagUnderLoad(b, p.srcDSN, rate, channels, func(id string) bool {
 			var n int
@@ -190,6 +196,7 @@ func BenchmarkForwardLagUnderLoad(b *testing.B) {
 			b.Fatalf("forward run: %v", err)
 		}
 		reportLag(b, sum, lags)
+		b.Logf("forward: %d batches, %d source transactions", stats.Batches.Load(), stats.Txns.Load())
 	}
 }
 
