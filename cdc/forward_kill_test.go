@@ -135,6 +135,12 @@ func TestForwardKill9UnderLoad(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	cmd := xckit(runArgs...)
+	// A payment only this run can apply: once it is applied, the run is up and
+	// handles SIGTERM (the killed runs may have applied everything before it).
+	if r, err := client.Pay(ctx, platform.PaymentRequest{ReqID: "fk9-last", Type: platform.Debit,
+		AgreementID: platform.SeedAgreementID(1), Amount: 1, Currency: "CNY", Channel: platform.SeedChannel(channels, 1)}); err != nil || r.Status != 200 {
+		t.Fatalf("the last payment: %v %+v", err, r)
+	}
 	pos, err := cdc.SourcePosition(ctx, p.src)
 	if err != nil {
 		t.Fatal(err)

@@ -207,18 +207,11 @@ func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err erro
 // idle: nothing was read. Nothing to read twice in a row: every commit before the
 // position read one round earlier is applied, and recorded so.
 func (p *Pipeline) idle(ctx context.Context, st *runState, before LSN) (stop bool, err error) {
-	if cu, ok := p.Reader.(interface{ CaughtUp() LSN }); ok {
-		if safe := cu.CaughtUp(); safe > st.seen && safe > st.cp.LSN {
-			// Recorded, then confirmed: the slot never passes what legacy records.
-			if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, safe) }); err != nil {
-				return true, cleanStop(ctx, err)
-			}
-			st.seen = safe
-			p.Stats.SeenLSN.Store(uint64(safe))
-			if err := p.retry(ctx, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, safe) }); err != nil {
-				return true, cleanStop(ctx, err)
-			}
-		}
+	if cu, ok := p.Reader.(caughtUpReader); ok {
+		// A stream's empty read says only that nothing arrived in time, not that
+		// nothing committed before a position read earlier: only the stream's own
+		// caught-up position counts.
+		return false, p.streamCaughtUp(ctx, st, cu.CaughtUp())
 	}
 	if safe := st.quiet; safe > st.seen {
 		if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, safe) }); err != nil {
@@ -228,14 +221,35 @@ func (p *Pipeline) idle(ctx context.Context, st *runState, before LSN) (stop boo
 		p.Stats.SeenLSN.Store(uint64(safe))
 	}
 	st.quiet = before
-	if w, ok := p.Reader.(interface{ Waits() bool }); ok && w.Waits() {
-		return false, nil // the read itself waited for changes
-	}
 	select {
 	case <-ctx.Done():
 	case <-time.After(p.Idle):
 	}
 	return false, nil
+}
+
+// caughtUpReader is a reader that waits for changes itself and knows a position
+// every commit before which it has returned (StreamReader).
+type caughtUpReader interface {
+	CaughtUp() LSN
+}
+
+// streamCaughtUp records the stream's caught-up position on the target, then
+// confirms it to the source: the slot moves with nothing to replicate, and never
+// passes what the target records.
+func (p *Pipeline) streamCaughtUp(ctx context.Context, st *runState, safe LSN) error {
+	if safe <= st.seen || safe <= st.cp.LSN {
+		return nil
+	}
+	if err := p.retry(ctx, "record the caught-up position", func(c context.Context) error { return p.Sink.MarkSeen(c, safe) }); err != nil {
+		return cleanStop(ctx, err)
+	}
+	st.seen = safe
+	p.Stats.SeenLSN.Store(uint64(safe))
+	if err := p.retry(ctx, "advance the slot", func(c context.Context) error { return p.Reader.Confirm(c, safe) }); err != nil {
+		return cleanStop(ctx, err)
+	}
+	return nil
 }
 
 // apply writes a batch with its checkpoint, retrying while a side is unreachable.

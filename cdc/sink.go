@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/xckit/xckit/internal/dbx"
 )
@@ -151,8 +152,20 @@ func (s *Sink) Checkpoint(ctx context.Context) (Checkpoint, bool, error) {
 // the change that failed.
 func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err error) {
 	if s.db.Dialect.Family() != dbx.FamilyMySQL {
+		rows, err = s.applyPiped(ctx, txns, upTo)
+	} else {
+		rows, err = s.applyMulti(ctx, txns, upTo)
+	}
+	if _, ok := errors.AsType[*queueError](err); ok && !dbx.IsTransient(err) {
+		s.replayed.Add(1)
 		return s.applyOnce(ctx, s.db, nil, txns, upTo)
 	}
+	return rows, err
+}
+
+// applyMulti is the MySQL family's apply: queues sent as multi-statement Execs, the
+// batch table by table where groupable says it may be.
+func (s *Sink) applyMulti(ctx context.Context, txns []Txn, upTo LSN) (int, error) {
 	db, err := s.multi(ctx)
 	if err != nil {
 		return 0, err
@@ -161,11 +174,35 @@ func (s *Sink) Apply(ctx context.Context, txns []Txn, upTo LSN) (rows int, err e
 	if q.grouped, err = s.groupable(ctx, txns); err != nil {
 		return 0, err
 	}
-	rows, err = s.applyOnce(ctx, db, q, txns, upTo)
-	if _, ok := errors.AsType[*queueError](err); ok && !dbx.IsTransient(err) {
-		s.replayed.Add(1)
-		return s.applyOnce(ctx, s.db, nil, txns, upTo)
-	}
+	return s.applyOnce(ctx, db, q, txns, upTo)
+}
+
+// applyPiped is the PostgreSQL family's apply (openGauss included): one connection
+// whose queues go out as pipelined batches, one round trip each (dbx.Pipe), in the
+// source's order. COMMIT goes alone, after every statement's result is known.
+func (s *Sink) applyPiped(ctx context.Context, txns []Txn, upTo LSN) (rows int, err error) {
+	err = s.db.WithPipe(ctx, func(p *dbx.Pipe) error {
+		tx := pipeTx{p}
+		if _, err := tx.ExecContext(ctx, "BEGIN"); err != nil {
+			return fmt.Errorf("target: begin: %w", err)
+		}
+		q := &stmtQueue{}
+		committed := false
+		defer func() {
+			if !committed {
+				p.Rollback(ctx)
+			}
+		}()
+		var err error
+		if rows, err = s.applyIn(ctx, tx, q, txns, upTo); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "COMMIT"); err != nil {
+			return fmt.Errorf("target: commit: %w", err)
+		}
+		committed = true
+		return nil
+	})
 	return rows, err
 }
 
@@ -175,13 +212,6 @@ func (s *Sink) applyOnce(ctx context.Context, db *dbx.DB, q *stmtQueue, txns []T
 		return 0, fmt.Errorf("target: begin: %w", err)
 	}
 	defer tx.Rollback()
-	var last Txn
-	run := &upsertRun{q: q}
-	if len(txns) > 0 && txns[0].CommitLSN <= s.catchUp {
-		if err := s.relaxForeignKeys(ctx, tx); err != nil {
-			return 0, err
-		}
-	}
 	if q != nil {
 		// The pool's sessions keep what the last apply set.
 		if err := q.add(ctx, tx, fmt.Sprintf("SET foreign_key_checks = %d", map[bool]int{true: 0, false: 1}[q.grouped]), nil); err != nil {
@@ -189,6 +219,25 @@ func (s *Sink) applyOnce(ctx context.Context, db *dbx.DB, q *stmtQueue, txns []T
 		}
 		if q.grouped {
 			txns = byTable(txns)
+		}
+	}
+	if rows, err = s.applyIn(ctx, tx, q, txns, upTo); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("target: commit: %w", err)
+	}
+	return rows, nil
+}
+
+// applyIn writes txns and the checkpoint inside the caller's transaction tx,
+// through q when there is one.
+func (s *Sink) applyIn(ctx context.Context, tx execer, q *stmtQueue, txns []Txn, upTo LSN) (rows int, err error) {
+	var last Txn
+	run := &upsertRun{q: q}
+	if len(txns) > 0 && txns[0].CommitLSN <= s.catchUp {
+		if err := s.relaxForeignKeys(ctx, tx); err != nil {
+			return 0, err
 		}
 	}
 	for _, t := range txns {
@@ -210,16 +259,13 @@ func (s *Sink) applyOnce(ctx context.Context, db *dbx.DB, q *stmtQueue, txns []T
 	if err := run.q.flush(ctx, tx); err != nil {
 		return 0, err
 	}
-	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("target: commit: %w", err)
-	}
 	return rows, nil
 }
 
 // relaxForeignKeys lets a catch-up transaction write a child row whose parent the
 // binary log brings later (PostgreSQL family: session_replication_role = replica,
 // for this transaction only; it needs a SYSADMIN on openGauss).
-func (s *Sink) relaxForeignKeys(ctx context.Context, tx *sql.Tx) error {
+func (s *Sink) relaxForeignKeys(ctx context.Context, tx execer) error {
 	if s.db.Dialect.Family() == dbx.FamilyMySQL {
 		return errors.New("an online copy's catch-up is made for an openGauss target, not MySQL")
 	}
@@ -230,7 +276,7 @@ func (s *Sink) relaxForeignKeys(ctx context.Context, tx *sql.Tx) error {
 	return nil
 }
 
-func (s *Sink) writeCheckpoint(ctx context.Context, tx *sql.Tx, q *stmtQueue, upTo LSN, commitTime time.Time, xid string) error {
+func (s *Sink) writeCheckpoint(ctx context.Context, tx execer, q *stmtQueue, upTo LSN, commitTime time.Time, xid string) error {
 	d := s.db.Dialect
 	var ct, txn any
 	if !commitTime.IsZero() {
@@ -248,7 +294,7 @@ func (s *Sink) writeCheckpoint(ctx context.Context, tx *sql.Tx, q *stmtQueue, up
 }
 
 // table looks up (once) the target table and its primary key.
-func (s *Sink) table(ctx context.Context, tx *sql.Tx, name string) (*targetTable, error) {
+func (s *Sink) table(ctx context.Context, tx execer, name string) (*targetTable, error) {
 	if t, ok := s.tables[name]; ok {
 		return t, nil
 	}
@@ -292,7 +338,7 @@ type upsertRun struct {
 
 const maxRunRows = 500
 
-func (s *Sink) applyChange(ctx context.Context, tx *sql.Tx, txn Txn, c Change, run *upsertRun) error {
+func (s *Sink) applyChange(ctx context.Context, tx execer, txn Txn, c Change, run *upsertRun) error {
 	where := fmt.Sprintf("%s on %s at source commit %s (xid %s)", c.Kind, c.QualifiedName(), txn.CommitLSN, txn.XID)
 	t, err := s.table(ctx, tx, c.Table)
 	if err != nil {
@@ -305,7 +351,7 @@ func (s *Sink) applyChange(ctx context.Context, tx *sql.Tx, txn Txn, c Change, r
 	return err
 }
 
-func (s *Sink) applyRow(ctx context.Context, tx *sql.Tx, t *targetTable, c Change, run *upsertRun, where string) error {
+func (s *Sink) applyRow(ctx context.Context, tx execer, t *targetTable, c Change, run *upsertRun, where string) error {
 	switch c.Kind {
 	case Insert, Update:
 		if c.Kind == Update && len(c.Key) > 0 && keyChanged(t.pk, c.Key, c.Columns) {
@@ -357,7 +403,7 @@ func (s *Sink) applyRow(ctx context.Context, tx *sql.Tx, t *targetTable, c Chang
 
 // updateRow updates the row with the key in vals, every other column set; done is
 // false when there is no such row.
-func (s *Sink) updateRow(ctx context.Context, tx *sql.Tx, t *targetTable, names []string, vals []any) (bool, error) {
+func (s *Sink) updateRow(ctx context.Context, tx execer, t *targetTable, names []string, vals []any) (bool, error) {
 	d := s.db.Dialect
 	var sets, conds []string
 	var args, keyArgs []any
@@ -387,7 +433,7 @@ func (s *Sink) updateRow(ctx context.Context, tx *sql.Tx, t *targetTable, names 
 
 // flush writes the gathered upserts. When the multi-row statement fails, the rows are
 // written one by one so that the error names the row that cannot be applied.
-func (s *Sink) flush(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
+func (s *Sink) flush(ctx context.Context, tx execer, run *upsertRun) error {
 	if len(run.rows) == 0 {
 		return nil
 	}
@@ -399,14 +445,14 @@ func (s *Sink) flush(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
 }
 
 // sync writes the run and sends the queue: what comes next needs their effects.
-func (s *Sink) sync(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
+func (s *Sink) sync(ctx context.Context, tx execer, run *upsertRun) error {
 	if err := s.flush(ctx, tx, run); err != nil {
 		return err
 	}
 	return run.q.flush(ctx, tx)
 }
 
-func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
+func (s *Sink) writeRun(ctx context.Context, tx execer, run *upsertRun) error {
 	t := run.table
 	stmt := func(rows [][]any) (string, []any) {
 		return upsertStatement(s.db.Dialect, t.name, run.names, t.pk, t.fixed, rows)
@@ -419,7 +465,7 @@ func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
 	if len(run.rows) == 1 {
 		q, args := stmt(run.rows)
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return withKey(err, t.pk, run.first)
+			return withKey(s.nameColumn(ctx, t, run.names, run.rows[0], err), t.pk, run.first)
 		}
 		return nil
 	}
@@ -439,10 +485,42 @@ func (s *Sink) writeRun(ctx context.Context, tx *sql.Tx, run *upsertRun) error {
 	for _, r := range run.rows {
 		q, args := stmt([][]any{r})
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return withKey(err, t.pk, rowColumns(run.names, r))
+			return withKey(s.nameColumn(ctx, t, run.names, r, err), t.pk, rowColumns(run.names, r))
 		}
 	}
 	return fmt.Errorf("a batch of %d rows failed but each row alone succeeded", len(run.rows))
+}
+
+// nameColumn adds to a PostgreSQL-family error that a value is too long the columns
+// whose values pass their declared length (the server's message names none).
+func (s *Sink) nameColumn(ctx context.Context, t *targetTable, names []string, vals []any, err error) error {
+	if !dbx.IsValueTooLong(err) {
+		return err
+	}
+	rows, qerr := s.db.QueryContext(ctx, "SELECT column_name, character_maximum_length FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1 AND character_maximum_length IS NOT NULL", t.name)
+	if qerr != nil {
+		return err
+	}
+	defer rows.Close()
+	limit := map[string]int{}
+	for rows.Next() {
+		var name string
+		var n int
+		if rows.Scan(&name, &n) == nil {
+			limit[name] = n
+		}
+	}
+	var long []string
+	for i, name := range names {
+		v, ok := vals[i].(string)
+		if n, has := limit[name]; ok && has && utf8.RuneCountInString(v) > n {
+			long = append(long, fmt.Sprintf("column %s holds %d characters, its type allows %d", name, utf8.RuneCountInString(v), n))
+		}
+	}
+	if len(long) == 0 {
+		return err
+	}
+	return fmt.Errorf("%s: %w", strings.Join(long, "; "), err)
 }
 
 // rowColumns rebuilds named values for an error message.
@@ -456,7 +534,7 @@ func rowColumns(names []string, vals []any) []Column {
 
 // deleteKey deletes the row with the key's primary-key columns. A delete that finds no
 // row means the target has diverged: it stops the pipeline (must=true).
-func (s *Sink) deleteKey(ctx context.Context, tx *sql.Tx, t *targetTable, key []Column, must bool) error {
+func (s *Sink) deleteKey(ctx context.Context, tx execer, t *targetTable, key []Column, must bool) error {
 	d := s.db.Dialect
 	var conds []string
 	var vals []any

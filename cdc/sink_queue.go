@@ -3,20 +3,23 @@ package cdc
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/xckit/xckit/internal/dbx"
 )
 
-// stmtQueue gathers a MySQL-family apply's statements that need no answer (upserts,
-// the checkpoint) and sends them together, several in one Exec (dbx's
-// MultiStatements: one round trip where there were as many as statements). Order is
+// stmtQueue gathers an apply's statements that need no answer (upserts, the
+// checkpoint) and sends them together: on the MySQL family several in one Exec (dbx's
+// MultiStatements), on the PostgreSQL family one pipelined batch (dbx.Pipe); one
+// round trip where there were as many as statements. Order is
 // kept: anything that needs an answer (a delete that must find its row, an update by
 // key) sends the queue first.
 type stmtQueue struct {
 	sql   []string
 	args  []any
+	stmts []dbx.Stmt // the same, for a pipe (each statement with its own arguments)
 	bytes int
 	// grouped: the batch is applied table by table (groupable).
 	grouped bool
@@ -37,7 +40,7 @@ func (e *queueError) Error() string { return e.err.Error() }
 func (e *queueError) Unwrap() error { return e.err }
 
 // add queues a statement, sending the queue first when it is full.
-func (q *stmtQueue) add(ctx context.Context, tx *sql.Tx, query string, args []any) error {
+func (q *stmtQueue) add(ctx context.Context, tx execer, query string, args []any) error {
 	size := len(query)
 	for _, a := range args {
 		switch v := a.(type) {
@@ -55,25 +58,57 @@ func (q *stmtQueue) add(ctx context.Context, tx *sql.Tx, query string, args []an
 		}
 	}
 	q.sql, q.args, q.bytes = append(q.sql, query), append(q.args, args...), q.bytes+size
+	q.stmts = append(q.stmts, dbx.Stmt{SQL: query, Args: args})
 	return nil
 }
 
 // flush sends what is queued (nothing on a nil queue).
-func (q *stmtQueue) flush(ctx context.Context, tx *sql.Tx) error {
+func (q *stmtQueue) flush(ctx context.Context, tx execer) error {
 	if q == nil || len(q.sql) == 0 {
 		return nil
 	}
 	n := len(q.sql)
-	_, err := tx.ExecContext(ctx, strings.Join(q.sql, ";\n"), q.args...)
-	q.sql, q.args, q.bytes = q.sql[:0], q.args[:0], 0
-	if err != nil {
+	defer func() { q.sql, q.args, q.stmts, q.bytes = q.sql[:0], q.args[:0], q.stmts[:0], 0 }()
+	if p, ok := tx.(pipeTx); ok {
+		_, errs := p.p.Batch(ctx, q.stmts...)
+		for _, err := range errs {
+			if err != nil {
+				return &queueError{fmt.Errorf("one of %d statements sent together: %w", n, err)}
+			}
+		}
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, strings.Join(q.sql, ";\n"), q.args...); err != nil {
 		return &queueError{fmt.Errorf("one of %d statements sent together: %w", n, err)}
 	}
 	return nil
 }
 
+// execer runs one statement in the apply's transaction: a *sql.Tx, or pipeTx.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// pipeTx is a pipe's connection inside the transaction the apply began on it: a
+// statement alone is a batch of one; a queue goes out as one batch.
+type pipeTx struct{ p *dbx.Pipe }
+
+func (t pipeTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	rows, errs := t.p.Batch(ctx, dbx.Stmt{SQL: query, Args: args})
+	if errs[0] != nil {
+		return nil, errs[0]
+	}
+	return affected(rows[0]), nil
+}
+
+// affected is a statement's result on a pipe: the rows it touched.
+type affected int64
+
+func (a affected) LastInsertId() (int64, error) { return 0, errors.New("no insert id on a pipe") }
+func (a affected) RowsAffected() (int64, error) { return int64(a), nil }
+
 // exec runs a statement that needs no answer: queued when there is a queue.
-func (q *stmtQueue) exec(ctx context.Context, tx *sql.Tx, query string, args []any) error {
+func (q *stmtQueue) exec(ctx context.Context, tx execer, query string, args []any) error {
 	if q != nil {
 		return q.add(ctx, tx, query, args)
 	}

@@ -44,10 +44,6 @@ func NewStreamReader(db *dbx.DB, slot string, dec Decoder, batch int) *StreamRea
 	return &StreamReader{SQLReader: NewSQLReader(db, slot, dec, batch), opts: dec.Options(), Wait: 200 * time.Millisecond, Gather: 25 * time.Millisecond}
 }
 
-// Waits says Next waits for changes itself: the pipeline need not sleep when it
-// finds none.
-func (r *StreamReader) Waits() bool { return true }
-
 // Next returns the complete transactions that arrived (possibly none after Wait), in
 // commit order. A transaction still arriving stays for the next read.
 func (r *StreamReader) Next(ctx context.Context) ([]Txn, error) {

@@ -185,6 +185,15 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
+// IsValueTooLong reports a string longer than its column allows on the PostgreSQL
+// family (SQLSTATE 22001, string_data_right_truncation; openGauss raises it from
+// varchar() in varchar.cpp as PostgreSQL does), whose message, unlike MySQL's error
+// 1406, does not name the column.
+func IsValueTooLong(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22001"
+}
+
 // IsUndefinedObject reports a reference to an object that does not exist, such as
 // a replication slot (SQLSTATE 42704 on PostgreSQL and openGauss alike).
 func IsUndefinedObject(err error) bool {
