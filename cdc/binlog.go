@@ -67,12 +67,15 @@ type BinlogSource struct {
 	wait   time.Duration
 	log    *slog.Logger
 
-	stream   *dbx.BinlogStream
-	next     LSN // where the next transaction starts: the end of the last one handed out
-	base     string
-	cols     map[string][]srcColumn
-	pks      map[string][]string
-	cur      *Txn // the transaction being read
+	stream *dbx.BinlogStream
+	next   LSN // where the next transaction starts: the end of the last one handed out
+	base   string
+	cols   map[string][]srcColumn
+	pks    map[string][]string
+	cur    *Txn // the transaction being read
+	// Spool bounds the memory of one large transaction (nil: DefaultSpoolBytes in
+	// the system's temporary directory).
+	Spool    *Spool
 	explicit bool // it began with a BEGIN statement (not only a GTID event)
 }
 
@@ -119,6 +122,14 @@ func (s *BinlogSource) CurrentLSN(ctx context.Context) (LSN, error) {
 // (binlog_expire_logs_seconds), which xckit check compares with the lag.
 func (s *BinlogSource) Confirm(context.Context, LSN) error { return nil }
 
+// dropCurrent forgets the transaction being read (it is read again).
+func (s *BinlogSource) dropCurrent() {
+	if s.cur != nil {
+		s.cur.release()
+		s.cur = nil
+	}
+}
+
 // Close ends the stream.
 func (s *BinlogSource) Close() {
 	if s.stream != nil {
@@ -131,16 +142,28 @@ func (s *BinlogSource) Close() {
 // transaction of a replicated table), up to about batch changes. A lost stream is
 // closed and its partial transaction dropped: the next call starts again at the end
 // of the last transaction handed out.
-func (s *BinlogSource) Next(ctx context.Context) ([]Txn, error) {
+func (s *BinlogSource) Next(ctx context.Context) (_ []Txn, err error) {
 	if s.stream == nil {
 		from := LSNPos(s.next, s.base)
 		st, err := s.db.StreamBinlog(ctx, from, s.opts)
 		if err != nil {
 			return nil, err
 		}
-		s.stream, s.cur = st, nil
+		s.dropCurrent()
+		s.stream = st
 	}
 	var out []Txn
+	// What this call read is handed out whole or not at all: on an error the next
+	// call reads it again from where this one began.
+	next, base := s.next, s.base
+	defer func() {
+		if err != nil {
+			releaseAll(out)
+			s.Close() // the next call connects again from s.next
+			s.next, s.base = next, base
+			s.dropCurrent()
+		}
+	}()
 	changes := 0
 	deadline := time.Now().Add(s.wait)
 	for {
@@ -177,9 +200,14 @@ func (s *BinlogSource) Next(ctx context.Context) ([]Txn, error) {
 		}
 		if txn != nil {
 			s.next = txn.CommitLSN
-			if len(txn.Changes) > 0 {
+			if err := txn.seal(); err != nil {
+				txn.release()
+				s.Close()
+				return nil, err
+			}
+			if txn.Len() > 0 {
 				out = append(out, *txn)
-				changes += len(txn.Changes)
+				changes += txn.Len()
 			}
 			if changes >= s.batch {
 				return out, nil
@@ -201,10 +229,11 @@ func (s *BinlogSource) event(ctx context.Context, ev dbx.BinlogEvent) (*Txn, err
 			s.base = b
 		}
 	case dbx.BinlogBegin:
-		if ev.Query != "" && s.cur != nil && len(s.cur.Changes) == 0 {
+		if ev.Query != "" && s.cur != nil && s.cur.Len() == 0 {
 			s.explicit = true // the BEGIN after a GTID event: the same transaction
 			return nil, nil
 		}
+		s.dropCurrent()
 		s.cur, s.explicit = &Txn{XID: ev.GTID}, ev.Query != ""
 	case dbx.BinlogRows:
 		if s.cur == nil {
@@ -223,10 +252,10 @@ func (s *BinlogSource) event(ctx context.Context, ev dbx.BinlogEvent) (*Txn, err
 		if err := s.statement(ev); err != nil {
 			return nil, err
 		}
-		if s.cur == nil || (!s.explicit && len(s.cur.Changes) == 0) {
+		if s.cur == nil || (!s.explicit && s.cur.Len() == 0) {
 			// A standalone statement (DDL, GRANT: a GTID event, then the statement,
 			// no commit event): the position after it is a transaction boundary.
-			s.cur = nil
+			s.dropCurrent()
 			return &Txn{CommitLSN: at, CommitTime: ev.Time}, nil
 		}
 	}
@@ -330,7 +359,9 @@ func (s *BinlogSource) rows(ctx context.Context, ev dbx.BinlogEvent) error {
 			if c.Columns, err = image(i, r); err != nil {
 				return err
 			}
-			s.cur.Changes = append(s.cur.Changes, c)
+			if err := s.cur.add(s.Spool, c); err != nil {
+				return err
+			}
 		}
 	case "update":
 		if len(ev.Rows)%2 != 0 {
@@ -347,7 +378,9 @@ func (s *BinlogSource) rows(ctx context.Context, ev dbx.BinlogEvent) error {
 				return err
 			}
 			c.Key = keyOf(before, pk)
-			s.cur.Changes = append(s.cur.Changes, c)
+			if err := s.cur.add(s.Spool, c); err != nil {
+				return err
+			}
 		}
 	case "delete":
 		for i, r := range ev.Rows {
@@ -358,7 +391,9 @@ func (s *BinlogSource) rows(ctx context.Context, ev dbx.BinlogEvent) error {
 				return err
 			}
 			c.Key = keyOf(before, pk)
-			s.cur.Changes = append(s.cur.Changes, c)
+			if err := s.cur.add(s.Spool, c); err != nil {
+				return err
+			}
 		}
 	default:
 		return fmt.Errorf("%s: unknown rows event %q", ev.Table, ev.Op)

@@ -83,7 +83,13 @@ type Txn struct {
 	XID        string
 	CommitLSN  LSN
 	CommitTime time.Time
-	Changes    []Change
+	// Changes are the row changes in order; a transaction past its reader's Spool
+	// bound has them in a spool file instead (Each reads either).
+	Changes []Change
+
+	size  int64             // bytes of Changes (changeSize), toward the spool bound
+	spill *spill            // the changes on disk, when spooled
+	keep  func(Change) bool // the pipeline's table filter, applied by Each
 }
 
 // toastUnchanged is how the plugins print a TOASTed value the update did not touch.

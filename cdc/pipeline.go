@@ -172,6 +172,7 @@ func (p *Pipeline) round(ctx context.Context, st *runState) (stop bool, err erro
 		p.Stats.BehindSinceUnixNano.Store(0)
 		return p.idle(ctx, st, before)
 	}
+	defer releaseAll(txns) // spool files: applied, skipped or read again next time
 	if p.Stats.BehindSinceUnixNano.Load() == 0 {
 		p.Stats.BehindSinceUnixNano.Store(began.UnixNano())
 	}
@@ -296,6 +297,10 @@ func cleanStop(ctx context.Context, err error) error {
 
 // filter keeps the changes of the replicated tables.
 func (p *Pipeline) filter(t Txn) Txn {
+	if t.Spooled() {
+		t.keep = func(c Change) bool { return Selected(c.Table, p.Tables) }
+		return t
+	}
 	kept := t.Changes[:0:0]
 	for _, c := range t.Changes {
 		if Selected(c.Table, p.Tables) {

@@ -20,6 +20,9 @@ type SQLReader struct {
 	// then checks the slot against it (guardSlot) before its first read and after
 	// every lost connection, and a read that finds the slot gone is a GapError.
 	Applied func(context.Context) (Checkpoint, error)
+	// Spool bounds the memory of one large transaction (nil: DefaultSpoolBytes in
+	// the system's temporary directory).
+	Spool   *Spool
 	guarded bool
 }
 
@@ -37,7 +40,7 @@ func NewSQLReader(db *dbx.DB, slot string, dec Decoder, batch int) *SQLReader {
 }
 
 // Next returns the complete transactions available now (possibly none), in commit order.
-func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
+func (r *SQLReader) Next(ctx context.Context) (_ []Txn, err error) {
 	if r.Applied != nil && !r.guarded {
 		if err := r.guard(ctx); err != nil {
 			return nil, err
@@ -53,8 +56,18 @@ func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
 		return nil, fmt.Errorf("peek slot %s: %w", r.slot, err)
 	}
 	defer rows.Close()
-	var txns []Txn
 	var cur *Txn
+	var txns []Txn
+	defer func() {
+		// A transaction cut off at the end is read again next time; on an error
+		// nothing read is handed out.
+		if cur != nil {
+			cur.release()
+		}
+		if err != nil {
+			releaseAll(txns)
+		}
+	}()
 	for rows.Next() {
 		var lsnText, xid, data string
 		if err := rows.Scan(&lsnText, &xid, &data); err != nil {
@@ -76,13 +89,18 @@ func (r *SQLReader) Next(ctx context.Context) ([]Txn, error) {
 				return nil, fmt.Errorf("at %s: COMMIT of xid %s without BEGIN", lsn, xid)
 			}
 			cur.CommitLSN, cur.CommitTime = lsn, c.CommitTime
+			if err := cur.seal(); err != nil {
+				return nil, err
+			}
 			txns = append(txns, *cur)
 			cur = nil
 		default:
 			if cur == nil {
 				return nil, fmt.Errorf("at %s: %s on %s outside a transaction", lsn, c.Kind, c.QualifiedName())
 			}
-			cur.Changes = append(cur.Changes, c)
+			if err := cur.add(r.Spool, c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// A transaction cut off at the end is read again next time: the slot is advanced

@@ -26,6 +26,9 @@ type RunOptions struct {
 	MetricsAddr string   // Prometheus metrics on this address; "" for none
 	Log         *slog.Logger
 	Stats       *Stats // counters (nil: its own)
+	// Spool bounds the memory of one large source transaction (nil: DefaultSpoolBytes
+	// of changes, then a file in the system's temporary directory).
+	Spool *Spool
 }
 
 // SetupError is a run that could not start (no slot, no decoder, the slot locked by
@@ -97,7 +100,12 @@ func (o RunOptions) source(ctx context.Context) (Source, error) {
 		} else if left != "" {
 			return nil, fmt.Errorf("the online copy of stream %s has not finished (tables %s): run xckit cdc copy --online again to finish it, then cdc run", o.Slot, left)
 		}
-		return NewBinlogSource(ctx, o.Source, BinlogSourceOptions{From: cp.LSN, Tables: o.Tables, Batch: o.Batch, ServerID: ServerIDFor(o.Slot), Log: o.Log})
+		s, err := NewBinlogSource(ctx, o.Source, BinlogSourceOptions{From: cp.LSN, Tables: o.Tables, Batch: o.Batch, ServerID: ServerIDFor(o.Slot), Log: o.Log})
+		if err != nil {
+			return nil, err
+		}
+		s.Spool = o.Spool
+		return s, nil
 	}
 	info, ok, err := SlotInfo(ctx, o.Source, o.Slot)
 	if err != nil {
@@ -127,11 +135,11 @@ func (o RunOptions) source(ctx context.Context) (Source, error) {
 	switch o.Reader {
 	case "", ReaderSQL:
 		r := NewSQLReader(o.Source, o.Slot, dec, o.Batch)
-		r.Applied = applied
+		r.Applied, r.Spool = applied, o.Spool
 		return r, nil
 	case ReaderStream:
 		r := NewStreamReader(o.Source, o.Slot, dec, o.Batch)
-		r.Applied = applied
+		r.Applied, r.Spool = applied, o.Spool
 		return r, nil
 	}
 	return nil, fmt.Errorf("reader %q: want %s or %s", o.Reader, ReaderSQL, ReaderStream)

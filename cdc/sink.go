@@ -242,11 +242,11 @@ func (s *Sink) applyIn(ctx context.Context, tx execer, q *stmtQueue, txns []Txn,
 	}
 	for _, t := range txns {
 		run.lenient = t.CommitLSN <= s.catchUp
-		for _, c := range t.Changes {
-			if err := s.applyChange(ctx, tx, t, c, run); err != nil {
-				return 0, err
-			}
+		if err := t.Each(func(c Change) error {
 			rows++
+			return s.applyChange(ctx, tx, t, c, run)
+		}); err != nil {
+			return 0, err
 		}
 		last = t
 	}

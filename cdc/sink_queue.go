@@ -148,8 +148,8 @@ func (s *Sink) Close() error {
 func (s *Sink) groupable(ctx context.Context, txns []Txn) (bool, error) {
 	seen := map[string]bool{}
 	for _, t := range txns {
-		if t.CommitLSN <= s.catchUp {
-			return false, nil
+		if t.CommitLSN <= s.catchUp || t.Spooled() {
+			return false, nil // (a spooled transaction is read back in its order)
 		}
 		for _, c := range t.Changes {
 			if seen[c.Table] {

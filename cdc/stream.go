@@ -46,7 +46,7 @@ func NewStreamReader(db *dbx.DB, slot string, dec Decoder, batch int) *StreamRea
 
 // Next returns the complete transactions that arrived (possibly none after Wait), in
 // commit order. A transaction still arriving stays for the next read.
-func (r *StreamReader) Next(ctx context.Context) ([]Txn, error) {
+func (r *StreamReader) Next(ctx context.Context) (_ []Txn, err error) {
 	if r.Applied != nil && !r.guarded {
 		if err := r.guard(ctx); err != nil {
 			return nil, err
@@ -59,6 +59,11 @@ func (r *StreamReader) Next(ctx context.Context) ([]Txn, error) {
 		}
 	}
 	var txns []Txn
+	defer func() {
+		if err != nil {
+			releaseAll(txns) // sent again from the confirmed position
+		}
+	}()
 	changes := 0
 	deadline := time.Now().Add(r.Wait)
 	for changes < r.batch {
@@ -121,6 +126,7 @@ func (r *StreamReader) add(m dbx.StreamMessage) (*Txn, error) {
 		if f := strings.Fields(string(m.Data)); len(f) > 1 {
 			r.xid = f[1]
 		}
+		r.dropCurrent()
 		r.cur = &Txn{XID: r.xid}
 	case Commit:
 		if r.cur == nil {
@@ -129,12 +135,18 @@ func (r *StreamReader) add(m dbx.StreamMessage) (*Txn, error) {
 		t := r.cur
 		t.CommitLSN, t.CommitTime = lsn, c.CommitTime
 		r.cur, r.xid = nil, ""
+		if err := t.seal(); err != nil {
+			t.release()
+			return nil, err
+		}
 		return t, nil
 	default:
 		if r.cur == nil {
 			return nil, fmt.Errorf("at %s: %s on %s outside a transaction", lsn, c.Kind, c.QualifiedName())
 		}
-		r.cur.Changes = append(r.cur.Changes, c)
+		if err := r.cur.add(r.Spool, c); err != nil {
+			return nil, err
+		}
 	}
 	return nil, nil
 }
@@ -150,8 +162,17 @@ func (r *StreamReader) connect(ctx context.Context) error {
 		s.Close()
 		return err
 	}
-	r.stream, r.cur, r.xid, r.caughtUp = s, nil, "", 0
+	r.dropCurrent()
+	r.stream, r.xid, r.caughtUp = s, "", 0
 	return nil
+}
+
+// dropCurrent forgets the transaction still arriving (the server sends it again).
+func (r *StreamReader) dropCurrent() {
+	if r.cur != nil {
+		r.cur.release()
+		r.cur = nil
+	}
 }
 
 // failed ends the connection (the next read connects again and the server sends
@@ -161,7 +182,8 @@ func (r *StreamReader) failed(ctx context.Context, err error) error {
 		r.stream.Close()
 		r.stream = nil
 	}
-	r.cur, r.xid, r.caughtUp = nil, "", 0
+	r.dropCurrent()
+	r.xid, r.caughtUp = "", 0
 	if gerr := r.sourceFailed(ctx, err); gerr != nil {
 		return gerr
 	}
@@ -182,6 +204,7 @@ func (r *StreamReader) Confirm(ctx context.Context, upTo LSN) error {
 
 // Close ends the stream.
 func (r *StreamReader) Close() {
+	r.dropCurrent()
 	if r.stream != nil {
 		r.stream.Close()
 		r.stream = nil

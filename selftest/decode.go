@@ -143,10 +143,13 @@ func (r *run) readChanges(ctx context.Context, dec cdc.Decoder, n int) ([]cdc.Ch
 		}
 		var out []cdc.Change
 		for _, t := range txns {
-			for _, c := range t.Changes {
+			if err := t.Each(func(c cdc.Change) error {
 				if c.Table == r.table {
 					out = append(out, c)
 				}
+				return nil
+			}); err != nil {
+				return nil, err
 			}
 		}
 		if len(out) >= n {

@@ -35,6 +35,8 @@ type cdcConfig struct {
 	Batch       int      `yaml:"batch"`
 	Reader      string   `yaml:"reader"`
 	MetricsAddr string   `yaml:"metrics_addr"`
+	SpoolDir    string   `yaml:"spool_dir"`
+	SpoolMB     int      `yaml:"spool_mb"`
 }
 
 // applyConfig fills the flags not given on the command line from --config.
@@ -61,9 +63,14 @@ func applyConfig(c *cli.Context) error {
 		return c.Set(flag, v)
 	}
 	for flag, v := range map[string]string{"source": cfg.Source, "target": cfg.Target, "slot": cfg.Slot,
-		"tables": strings.Join(cfg.Tables, ","), "plugin": cfg.Plugin, "metrics-addr": cfg.MetricsAddr, "reader": cfg.Reader} {
+		"tables": strings.Join(cfg.Tables, ","), "plugin": cfg.Plugin, "metrics-addr": cfg.MetricsAddr, "reader": cfg.Reader, "spool-dir": cfg.SpoolDir} {
 		if err := set(flag, v); err != nil {
 			return usage("--config %s: %s: %v", file, flag, err)
+		}
+	}
+	if cfg.SpoolMB > 0 {
+		if err := set("spool-mb", fmt.Sprint(cfg.SpoolMB)); err != nil {
+			return usage("--config %s: spool_mb: %v", file, err)
 		}
 	}
 	if cfg.Batch > 0 {
@@ -151,6 +158,8 @@ func cdcCommand() *cli.Command {
 				UsageText: "xckit cdc run --source DSN --target DSN [--slot NAME] [--batch N] [--metrics-addr ADDR]\n\nExample:\n   xckit cdc run --metrics-addr 127.0.0.1:9187",
 				Flags: append(cdcFlags(),
 					&cli.IntFlag{Name: "batch", Value: 5000, Usage: "changes per read (whole transactions)"},
+					&cli.IntFlag{Name: "spool-mb", Value: cdc.DefaultSpoolBytes >> 20, Usage: "MiB of one source transaction's changes held in memory; a larger transaction is written to --spool-dir as it arrives and read back as it is applied (still one target transaction)"},
+					&cli.StringFlag{Name: "spool-dir", Usage: "where large transactions are spooled (default: the system's temporary directory); it needs room for the largest source transaction"},
 					&cli.StringFlag{Name: "reader", Value: cdc.ReaderSQL, Usage: "how the reverse direction reads its slot: sql (peek and advance, every openGauss) or stream (the streaming replication protocol: lower lag and cost; the CDC user needs a replication line in pg_hba.conf)"},
 					&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics on `ADDR`"},
 					&cli.StringFlag{Name: "pid-file", Usage: "pid file for xckit cdc stop (default: $TMPDIR/xckit-cdc-<slot>.pid)"}),

@@ -21,6 +21,10 @@ func cdcRun(c *cli.Context) error {
 	if r := c.String("reader"); r != cdc.ReaderSQL && r != cdc.ReaderStream {
 		return usage("--reader %q: want %s or %s", r, cdc.ReaderSQL, cdc.ReaderStream)
 	}
+	spool, err := spoolFlags(c)
+	if err != nil {
+		return err
+	}
 	src, dst, err := openSides(c, true)
 	if err != nil {
 		return err
@@ -28,7 +32,7 @@ func cdcRun(c *cli.Context) error {
 	defer src.Close()
 	defer dst.Close()
 	err = cdc.Run(c.Context, cdc.RunOptions{Source: src, Target: dst, Slot: c.String("slot"), Batch: c.Int("batch"), Reader: c.String("reader"), Tables: patterns(c),
-		PidFile: cdcPidFile(c), MetricsAddr: c.String("metrics-addr"), Log: logger(c)})
+		PidFile: cdcPidFile(c), MetricsAddr: c.String("metrics-addr"), Log: logger(c), Spool: spool})
 	var setup *cdc.SetupError
 	switch {
 	case err != nil && c.Context.Err() != nil:
@@ -39,6 +43,24 @@ func cdcRun(c *cli.Context) error {
 		return failed("%w", err)
 	}
 	return nil
+}
+
+// spoolFlags checks --spool-mb and --spool-dir (a directory the run may write in).
+func spoolFlags(c *cli.Context) (*cdc.Spool, error) {
+	mb := c.Int("spool-mb")
+	if mb < 1 {
+		return nil, usage("--spool-mb %d: want at least 1 (MiB of one transaction's changes held in memory)", mb)
+	}
+	dir := c.String("spool-dir")
+	if dir != "" {
+		f, err := os.CreateTemp(dir, "xckit-cdc-probe-*")
+		if err != nil {
+			return nil, usage("--spool-dir %s: cannot write there (%v): give a directory with room for the largest source transaction", dir, err)
+		}
+		f.Close()
+		os.Remove(f.Name())
+	}
+	return &cdc.Spool{Dir: dir, Bytes: int64(mb) << 20}, nil
 }
 
 func cdcStatus(c *cli.Context) error {
