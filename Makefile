@@ -13,7 +13,7 @@ TESTLAB_DIR ?= $(or $(TMPDIR),/tmp)/xckit-testlab
 LAB_DIR     ?= .xckit-lab
 XCKIT       := bin/xckit
 
-.PHONY: help setup build test vet demo dist bench-payd bench-cdc bench-generator bench-model lab-up lab-down clean
+.PHONY: help setup build test vet demo dist bench-payd bench-cdc bench-spool bench-forward bench-cutover bench-generator bench-model lab-up lab-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench-cdc: setup build ## CDC apply rows/s vs pg_recvlogical, verify rows/s, lag
 bench-forward: setup build ## online copy vs mariadb|psql, forward CDC backlog vs mariadb-binlog, forward lag at 1000 payments/s (about 4 min)
 	scripts/bench-forward.sh
 	XCKIT_TEST_LAB_DIR=$(TESTLAB_DIR) XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -count=1 -run '^$$' -bench ForwardLag -benchtime 1x ./cdc
+
+bench-spool: setup build ## peak memory of cdc run on one 500,000-row transaction, spooled vs in memory (about 3 min)
+	scripts/bench-spool.sh
 
 bench-cutover: setup build ## cutover RTO at scale: 5M legacy payments under 300/s, forward (prepare + window) vs copy in the window (about 15 min)
 	XCKIT_BIN=$(abspath $(XCKIT)) $(GO) test -count=1 -timeout 60m -run '^$$' -bench CutoverAtScale -benchtime 1x -v ./cutover
