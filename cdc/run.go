@@ -66,6 +66,13 @@ func Run(ctx context.Context, o RunOptions) error {
 		defer stopSampling()
 		go sampleRetained(sctx, o)
 	}
+	if o.Spool == nil {
+		o.Spool = &Spool{}
+	}
+	o.Spool.Name = o.Slot
+	if err := o.Spool.RemoveStale(); err != nil {
+		return &SetupError{err}
+	}
 	reader, err := o.source(ctx)
 	if err != nil {
 		return &SetupError{err}

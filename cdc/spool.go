@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 )
 
@@ -22,6 +23,9 @@ const DefaultSpoolBytes = 64 << 20
 type Spool struct {
 	Dir   string // where spool files go; "" is the system's temporary directory
 	Bytes int64  // changes held in memory per transaction; 0 is DefaultSpoolBytes, <0 never spools
+	// Name goes into the files' names (Run sets the slot): a run removes what a
+	// killed run of the same slot left (RemoveStale).
+	Name string
 	// Spilled counts the transactions written to disk.
 	Spilled atomic.Int64
 }
@@ -33,6 +37,35 @@ func (s *Spool) limit() int64 {
 	default:
 		return s.Bytes
 	}
+}
+
+func (s *Spool) pattern() string {
+	if s == nil || s.Name == "" {
+		return "xckit-cdc-txn-*.spool"
+	}
+	return "xckit-cdc-" + s.Name + "-*.spool"
+}
+
+// RemoveStale removes the spool files a killed run of the same Name left; only one
+// run of a slot runs at a time (LockSlot), so none of them is in use.
+func (s *Spool) RemoveStale() error {
+	if s == nil || s.Name == "" {
+		return nil
+	}
+	dir := s.Dir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	files, err := filepath.Glob(filepath.Join(dir, s.pattern()))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("a stale spool file: %w", err)
+		}
+	}
+	return nil
 }
 
 // spill is a transaction's changes on disk, written in order with encoding/gob.
@@ -59,7 +92,7 @@ func (t *Txn) add(sp *Spool, c Change) error {
 	if sp != nil {
 		dir = sp.Dir
 	}
-	f, err := os.CreateTemp(dir, "xckit-cdc-txn-*.spool")
+	f, err := os.CreateTemp(dir, sp.pattern())
 	if err != nil {
 		return fmt.Errorf("transaction %s is over %d bytes of changes and cannot be spooled to disk: %w (set the spool directory to one with room)", t.XID, sp.limit(), err)
 	}

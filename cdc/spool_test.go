@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -54,6 +55,10 @@ func TestLargeTransactionSpooled(t *testing.T) {
 			}
 			dir := t.TempDir()
 			spool := &cdc.Spool{Dir: dir, Bytes: 256 << 10}
+			// What a killed run of the slot left: the next run removes it.
+			if err := os.WriteFile(filepath.Join(dir, "xckit-cdc-"+slot+"-1234.spool"), []byte("stale"), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			runCtx, stop := context.WithCancel(ctx)
 			done := make(chan error, 1)
 			go func() {

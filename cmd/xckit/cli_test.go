@@ -101,6 +101,8 @@ func TestExitCodesAndUsageErrors(t *testing.T) {
 		{[]string{"profile", "show", "kunpeng920-kylinv10"}, 0, "", "max_avg_latency: 45ms"},
 		{[]string{"lab", "status", "--dir", "/nonexistent/xckit-lab"}, 1, "no lab in /nonexistent/xckit-lab", ""},
 		{[]string{"lab", "env", "--dir", "/nonexistent/xckit-lab"}, 2, "run `xckit lab up` first", ""},
+		{[]string{"cdc", "run", "--source", "postgres://x@127.0.0.1:1/x", "--target", "mysql://x@127.0.0.1:1/x", "--spool-mb", "0"}, 2, "--spool-mb 0: want at least 1", ""},
+		{[]string{"cdc", "run", "--source", "postgres://x@127.0.0.1:1/x", "--target", "mysql://x@127.0.0.1:1/x", "--spool-dir", "/nonexistent/xckit-spool"}, 2, "--spool-dir /nonexistent/xckit-spool: cannot write there", ""},
 		// uninstall needs no --db unless it drops the data (then it reads the installed one).
 		{[]string{"uninstall", "--prefix", "/nonexistent/xckit-prefix"}, 0, "", "kept the database"},
 		{[]string{"uninstall", "--prefix", "/nonexistent/xckit-prefix", "--drop-data", "--yes"}, 1, "--drop-data needs the application's DSN: no installed configuration", ""},
