@@ -31,12 +31,10 @@ type Spool struct {
 }
 
 func (s *Spool) limit() int64 {
-	switch {
-	case s == nil || s.Bytes == 0:
+	if s == nil || s.Bytes == 0 {
 		return DefaultSpoolBytes
-	default:
-		return s.Bytes
 	}
+	return s.Bytes
 }
 
 func (s *Spool) pattern() string {

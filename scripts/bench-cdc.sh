@@ -14,21 +14,12 @@ $X lab up --dir "$LAB_DIR" --log-level warn >/dev/null
 PGBIN=$(dirname "$(ls /usr/lib/postgresql/*/bin/pg_recvlogical | tail -1)")
 SRC=$(pgsock cdcbench)
 DST="${XCKIT_LEGACY_ADMIN_DSN%/}/cdcbench"
-mysql_pw=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
-mysql_port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
-my() { mariadb -h127.0.0.1 -P"$mysql_port" -uxcadmin -p"$mysql_pw" "$@"; }
 
 READERS=${READERS:-sql stream}
 run_case() { # name, SQL that fills the source, reader
   local name=$1 fill=$2 reader=$3
-  $X cdc drop --source "$SRC" --target "$DST" --slot bench --yes --log-level error 2>/dev/null || true
   psql "$SRC" -qc "SELECT pg_drop_replication_slot('bench_twin') FROM pg_replication_slots WHERE slot_name = 'bench_twin'" >/dev/null 2>&1 || true
-  pgsql postgres -q -c "DROP DATABASE IF EXISTS cdcbench" -c "CREATE DATABASE cdcbench" >/dev/null 2>&1
-  my -e "DROP DATABASE IF EXISTS cdcbench; CREATE DATABASE cdcbench"
-  local ddl="CREATE TABLE payments (req_id VARCHAR(64) PRIMARY KEY, merchant VARCHAR(64) NOT NULL, type VARCHAR(8) NOT NULL, agreement_id VARCHAR(40) NOT NULL, account_id BIGINT NOT NULL, channel VARCHAR(32) NOT NULL, amount BIGINT NOT NULL, currency CHAR(3) NOT NULL, status VARCHAR(16) NOT NULL, code VARCHAR(32) NOT NULL, body_hash CHAR(64) NOT NULL, created_at TIMESTAMP(6) NOT NULL)"
-  psql "$SRC" -qc "$ddl"
-  my cdcbench -e "${ddl/TIMESTAMP(6)/DATETIME(6)}"
-  $X cdc init --source "$SRC" --target "$DST" --slot bench --plugin mppdb_decoding --log-level warn >/dev/null
+  fresh_payments cdcbench bench "$SRC" "$DST"
   psql "$SRC" -qc "SELECT pg_create_logical_replication_slot('bench_twin', 'mppdb_decoding')" >/dev/null
   psql "$SRC" -q <<<"$fill"
   local end_lsn; end_lsn=$(psql "$SRC" -Atc "SELECT pg_current_wal_lsn()")

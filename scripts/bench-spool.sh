@@ -14,21 +14,12 @@ $X lab up --dir "$LAB_DIR" --log-level warn >/dev/null
 . scripts/lab-env.sh
 SRC=$(pgsock spoolbench)
 DST="${XCKIT_LEGACY_ADMIN_DSN%/}/spoolbench"
-mysql_pw=$(sed -E 's#.*://[^:]+:([^@]+)@.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
-mysql_port=$(sed -E 's#.*:([0-9]+)/.*#\1#' <<<"$XCKIT_LEGACY_ADMIN_DSN")
-my() { mariadb -h127.0.0.1 -P"$mysql_port" -uxcadmin -p"$mysql_pw" "$@"; }
 spool=$(mktemp -d)
 trap 'rm -rf "$spool"' EXIT
 
 run_case() { # --spool-mb value
   local mb=$1
-  $X cdc drop --source "$SRC" --target "$DST" --slot spool --yes --log-level error 2>/dev/null || true
-  pgsql postgres -q -c "DROP DATABASE IF EXISTS spoolbench" -c "CREATE DATABASE spoolbench" >/dev/null 2>&1
-  my -e "DROP DATABASE IF EXISTS spoolbench; CREATE DATABASE spoolbench"
-  local ddl="CREATE TABLE payments (req_id VARCHAR(64) PRIMARY KEY, merchant VARCHAR(64) NOT NULL, type VARCHAR(8) NOT NULL, agreement_id VARCHAR(40) NOT NULL, account_id BIGINT NOT NULL, channel VARCHAR(32) NOT NULL, amount BIGINT NOT NULL, currency CHAR(3) NOT NULL, status VARCHAR(16) NOT NULL, code VARCHAR(32) NOT NULL, body_hash CHAR(64) NOT NULL, created_at TIMESTAMP(6) NOT NULL)"
-  psql "$SRC" -qc "$ddl"
-  my spoolbench -e "${ddl/TIMESTAMP(6)/DATETIME(6)}"
-  $X cdc init --source "$SRC" --target "$DST" --slot spool --plugin mppdb_decoding --log-level warn >/dev/null
+  fresh_payments spoolbench spool "$SRC" "$DST"
   psql "$SRC" -qc "INSERT INTO payments SELECT 'p-' || g, 'm', 'debit', 'ag-seed-' || (g % 1000 + 1), g % 1000 + 1, 'tenpay', g % 100000, 'CNY', 'succeeded', 'ok', md5(g::text) || md5(g::text), now() FROM generate_series(1, $ROWS) g"
   local end_lsn; end_lsn=$(psql "$SRC" -Atc "SELECT pg_current_wal_lsn()")
   local t0 t1 hwm
